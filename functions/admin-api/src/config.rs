@@ -1,0 +1,55 @@
+//! Configuration from the environment template.yaml declares for this function.
+
+use adapters::dynamodb::Tables;
+use domain::channel::UrlPolicy;
+use domain::secret::Secret;
+use domain::services::tokens::AdminClient;
+use lambda_support::env::{ConfigError, optional, required};
+
+/// This function's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// All three tables.
+    pub tables: Tables,
+    /// The public base URL (webhook URLs are built on it), if configured.
+    pub public_base_url: Option<String>,
+    /// The bootstrap administrator client.
+    pub admin: AdminClient,
+    /// Which provider URL schemes channels may use.
+    pub url_policy: UrlPolicy,
+}
+
+impl Config {
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`,
+    /// `PUBLIC_BASE_URL` (may be empty), `ADMIN_CLIENT_ID`, `ADMIN_CLIENT_SECRET`,
+    /// `ALLOW_HTTP_PROVIDER_URLS`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let secret = required("ADMIN_CLIENT_SECRET")?;
+        if secret.len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "ADMIN_CLIENT_SECRET",
+                reason: "must be at least 16 characters".into(),
+            });
+        }
+        let url_policy = match optional("ALLOW_HTTP_PROVIDER_URLS").as_deref() {
+            Some("true") => UrlPolicy::AllowHttp,
+            None | Some("false") => UrlPolicy::HttpsOnly,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "ALLOW_HTTP_PROVIDER_URLS",
+                    reason: format!("'{other}' is not true or false"),
+                });
+            }
+        };
+        Ok(Self {
+            tables: Tables {
+                directory: required("DIRECTORY_TABLE_NAME")?,
+                conversation: required("CONVERSATION_TABLE_NAME")?,
+                auth: required("AUTH_TABLE_NAME")?,
+            },
+            public_base_url: optional("PUBLIC_BASE_URL"),
+            admin: AdminClient { client_id: required("ADMIN_CLIENT_ID")?, client_secret: Secret::new(secret) },
+            url_policy,
+        })
+    }
+}

@@ -1,0 +1,596 @@
+//! Routes `/openapi/v1.0/<resource>/<action>` to the administrator's use cases.
+
+use domain::channel::UrlPolicy;
+use domain::ids::{ChannelId, ExtensionId, QueueId};
+use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success};
+use domain::ports::{
+    ChannelReader, ChannelWriter, Clock, ExtensionDirectory, IdempotencyStore, QueueDirectory, Random, Sequences,
+    StatsReader, TokenStore,
+};
+use domain::secret::Secret;
+use domain::services::admin::{AdminError, AdminPorts, create_channel, create_extension, create_queue};
+use domain::services::tokens::{AdminClient, TokenError, TokenPorts, get_token};
+use domain::stats::{Counters, TimeRange};
+use lambda_http::{Body, Error, Request, Response};
+use lambda_support::openapi::{Access, ApiRequest, Failure, ServePorts, respond, serve};
+use serde_json::{Value, json};
+use tracing::{Instrument, info_span};
+
+/// What the handler needs.
+pub struct Deps<S, R, K> {
+    /// Every store port (one DynamoDB store in production).
+    pub store: S,
+    /// Randomness (tokens, webhook tokens, salts).
+    pub random: R,
+    /// Time.
+    pub clock: K,
+    /// The bootstrap administrator client.
+    pub admin: AdminClient,
+    /// Configured public base URL.
+    pub public_base_url: Option<String>,
+    /// Provider URL schemes allowed.
+    pub url_policy: UrlPolicy,
+}
+
+/// The store ports this function uses.
+pub trait AdminStore:
+    ChannelReader
+    + ChannelWriter
+    + ExtensionDirectory
+    + QueueDirectory
+    + Sequences
+    + TokenStore
+    + IdempotencyStore
+    + StatsReader
+{
+}
+impl<T> AdminStore for T where
+    T: ChannelReader
+        + ChannelWriter
+        + ExtensionDirectory
+        + QueueDirectory
+        + Sequences
+        + TokenStore
+        + IdempotencyStore
+        + StatsReader
+{
+}
+
+/// Handles one request.
+pub async fn handle<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    let req = ApiRequest::from_lambda(&request);
+    let span = info_span!("admin_api", method = req.method.as_str(), path = req.path.as_str());
+    Ok(route(deps, &req).instrument(span).await)
+}
+
+fn resource(path: &str) -> &str {
+    let mut parts = path.trim_end_matches('/').rsplit('/');
+    let _action = parts.next();
+    parts.next().unwrap_or_default()
+}
+
+async fn route<S: AdminStore, R: Random, K: Clock>(deps: &Deps<S, R, K>, req: &ApiRequest) -> Response<Body> {
+    if req.path.ends_with("/get_token") {
+        return respond(issue_token(deps, req).await);
+    }
+    let ports = ServePorts { tokens: &deps.store, idempotency: &deps.store, clock: &deps.clock };
+    serve(&ports, req, Access::Admin, |_principal| async {
+        match (resource(&req.path), req.action.as_str()) {
+            ("message_channel", "create") => channel_create(deps, req).await,
+            ("message_channel", "get") => channel_get(deps, req).await,
+            ("message_channel", "query") => channel_query(deps, req).await,
+            ("message_channel", "list") => channel_list(deps, req).await,
+            ("extension", "create") => extension_create(deps, req).await,
+            ("extension", "get") => extension_get(deps, req).await,
+            ("extension", "list") => extension_list(deps, req).await,
+            ("message_queue", "create") => queue_create(deps, req).await,
+            ("message_queue", "get") => queue_get(deps, req).await,
+            ("message_queue", "list") => queue_list(deps, req).await,
+            (resource, action) => Err(ApiError::new(
+                ErrCode::InterfaceNotExisted,
+                format!("{resource}/{action} is not an endpoint of this version"),
+            )
+            .into()),
+        }
+    })
+    .await
+}
+
+fn admin_failure(e: AdminError) -> Failure {
+    match e {
+        AdminError::Refused(api) => Failure::Api(api),
+        AdminError::Store(s) => Failure::Store(s),
+    }
+}
+
+fn admin_ports<S: AdminStore, R: Random, K: Clock>(deps: &Deps<S, R, K>) -> AdminPorts<'_, S, S, S, S, R, K> {
+    AdminPorts {
+        sequences: &deps.store,
+        channels: &deps.store,
+        extensions: &deps.store,
+        queues: &deps.store,
+        random: &deps.random,
+        clock: &deps.clock,
+    }
+}
+
+// ---------------------------------------------------------------- tokens
+
+async fn issue_token<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let body = req.json_body()?;
+    let mut f = Fields::new(&body);
+    let username = f.string("username");
+    let password = f.string("password");
+    f.finish()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::field("username", "required", "is required").into());
+    };
+    let ports = TokenPorts { tokens: &deps.store, extensions: &deps.store, random: &deps.random, clock: &deps.clock };
+    match get_token(&ports, &deps.admin, &username, &Secret::new(password)).await {
+        Ok(issued) => Ok(success(json!({
+            "access_token_expire_time": domain::auth::ACCESS_TOKEN_TTL.as_secs(),
+            "access_token": issued.access_token.expose(),
+            "refresh_token_expire_time": domain::auth::REFRESH_TOKEN_TTL.as_secs(),
+            "refresh_token": issued.refresh_token.expose(),
+        }))),
+        Err(TokenError::InvalidCredentials) => {
+            tracing::warn!(
+                source_ip = req.source_ip.as_deref().unwrap_or_default(),
+                "get_token with wrong credentials"
+            );
+            Err(ApiError::new(ErrCode::Failure, "wrong username or password").into())
+        }
+        Err(TokenError::Randomness) => Err(ApiError::new(ErrCode::Internal, "could not generate a token").into()),
+        Err(TokenError::Store(e)) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------- channels
+
+fn id_param<T>(req: &ApiRequest, name: &str, make: fn(u64) -> Result<T, domain::ids::InvalidId>) -> Result<T, Failure> {
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let id = f.integer(name);
+    f.finish()?;
+    id.and_then(|v| u64::try_from(v).ok())
+        .and_then(|v| make(v).ok())
+        .ok_or_else(|| ApiError::field(name, "format", "must be a positive integer").into())
+}
+
+async fn channel_stats<S: AdminStore>(
+    store: &S,
+    channel: &domain::channel::Channel,
+    range: TimeRange,
+    now: domain::time::Timestamp,
+) -> Result<Vec<(String, Counters)>, Failure> {
+    let mut per_number = Vec::with_capacity(channel.numbers.len());
+    for rule in &channel.numbers {
+        let counters = store.number_stats(channel.id, rule.number.as_str(), range.days(now)).await?;
+        per_number.push((rule.number.as_str().to_owned(), counters));
+    }
+    Ok(per_number)
+}
+
+fn time_range(req: &ApiRequest, required: bool) -> Result<TimeRange, Failure> {
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let value = if required { f.string("time_range") } else { f.opt_string("time_range") };
+    f.finish()?;
+    match value.as_deref() {
+        None => Ok(TimeRange::All),
+        Some(v) => TimeRange::parse(v).ok_or_else(|| {
+            ApiError::field(
+                "time_range",
+                "enum",
+                "must be today, yesterday, last_7_days, last_30_days, this_month or all",
+            )
+            .into()
+        }),
+    }
+}
+
+async fn channel_create<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let draft = channels::parse_create(&req.json_body()?, deps.url_policy)?;
+    let id = create_channel(&admin_ports(deps), draft).await.map_err(admin_failure)?;
+    tracing::info!(channel_id = %id, "message channel created");
+    Ok(success(json!({"id": id})))
+}
+
+async fn channel_get<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id", ChannelId::new)?;
+    let range = time_range(req, false)?;
+    let channel = deps
+        .store
+        .channel(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message channel {id} does not exist")))?;
+    let stats = channel_stats(&deps.store, &channel, range, deps.clock.now()).await?;
+    Ok(success(
+        json!({"data": channels::detail_json(&channel, &req.base_url(deps.public_base_url.as_deref()), &stats)}),
+    ))
+}
+
+async fn channel_query<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let ids = f.string("ids");
+    f.finish()?;
+    let ids = ids
+        .as_deref()
+        .and_then(parse_id_list)
+        .ok_or_else(|| ApiError::field("ids", "format", "must be comma-separated positive integers"))?;
+    let base = req.base_url(deps.public_base_url.as_deref());
+    let mut list = Vec::new();
+    for id in ids {
+        let Ok(id) = ChannelId::new(id) else { continue };
+        if let Some(channel) = deps.store.channel(id).await? {
+            let stats = channel_stats(&deps.store, &channel, TimeRange::All, deps.clock.now()).await?;
+            list.push(channels::detail_json(&channel, &base, &stats));
+        }
+    }
+    Ok(success(json!({"list": list})))
+}
+
+/// Reads `page` and `page_size` (both required where Yeastar requires them).
+fn paging(req: &ApiRequest, required: bool) -> Result<(usize, usize), Failure> {
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let (page, size) = if required {
+        (f.integer("page"), f.integer("page_size"))
+    } else {
+        (f.opt_integer("page").or(Some(1)), f.opt_integer("page_size").or(Some(100)))
+    };
+    if page.is_some_and(|p| p < 1) {
+        f.error("page", "range", "must be at least 1");
+    }
+    if size.is_some_and(|s| !(1..=1000).contains(&s)) {
+        f.error("page_size", "range", "must be between 1 and 1000");
+    }
+    f.finish()?;
+    let page = page.and_then(|p| usize::try_from(p).ok()).unwrap_or(1);
+    let size = size.and_then(|s| usize::try_from(s).ok()).unwrap_or(100);
+    Ok((page, size))
+}
+
+fn page_of<T>(items: Vec<T>, page: usize, size: usize) -> Vec<T> {
+    items.into_iter().skip((page - 1).saturating_mul(size)).take(size).collect()
+}
+
+async fn channel_list<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let (page, size) = paging(req, true)?;
+    let range = time_range(req, true)?;
+    let all = deps.store.channels().await?;
+    let total = all.len();
+    let mut list = Vec::new();
+    for channel in page_of(all, page, size) {
+        let mut totals = Counters::default();
+        for (_, c) in channel_stats(&deps.store, &channel, range, deps.clock.now()).await? {
+            totals.add(&c);
+        }
+        list.push(channels::list_item_json(&channel, &totals));
+    }
+    Ok(success(json!({"total_number": total, "list": list})))
+}
+
+// ---------------------------------------------------------------- extensions
+
+async fn extension_create<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let draft = directory::parse_extension_create(&req.json_body()?)?;
+    let id = create_extension(&admin_ports(deps), draft).await.map_err(admin_failure)?;
+    tracing::info!(extension_id = %id, "extension created");
+    Ok(success(json!({"id": id})))
+}
+
+async fn extension_get<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id", ExtensionId::new)?;
+    let ext = deps
+        .store
+        .extension(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("extension {id} does not exist")))?;
+    Ok(success(json!({"data": directory::extension_json(&ext)})))
+}
+
+async fn extension_list<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let (page, size) = paging(req, false)?;
+    let all = deps.store.extensions().await?;
+    let total = all.len();
+    let data: Vec<Value> = page_of(all, page, size).iter().map(directory::extension_json).collect();
+    Ok(success(json!({"total_number": total, "data": data})))
+}
+
+// ---------------------------------------------------------------- queues
+
+async fn queue_create<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let draft = directory::parse_queue_create(&req.json_body()?)?;
+    let id = create_queue(&admin_ports(deps), draft).await.map_err(admin_failure)?;
+    tracing::info!(queue_id = %id, "message queue created");
+    Ok(success(json!({"id": id})))
+}
+
+async fn queue_get<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id", QueueId::new)?;
+    let queue = deps
+        .store
+        .queue(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message queue {id} does not exist")))?;
+    let mut members = Vec::new();
+    for ext in &queue.members {
+        if let Some(e) = deps.store.extension(*ext).await? {
+            members.push(e);
+        }
+    }
+    Ok(success(json!({"data": directory::queue_json(&queue, &members)})))
+}
+
+async fn queue_list<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let (page, size) = paging(req, true)?;
+    let all = deps.store.queues().await?;
+    let total = all.len();
+    let list: Vec<Value> = page_of(all, page, size).iter().map(|q| json!({"id": q.id, "name": q.name})).collect();
+    Ok(success(json!({"total_number": total, "list": list})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use adapters::memory::{CountingRandom, InMemoryStore, ManualClock};
+    use domain::time::Timestamp;
+    use lambda_support::testing::apigw_request;
+
+    const GET_TOKEN: &str = include_str!("../../../events/admin-api.get-token.json");
+    const CREATE_CHANNEL: &str = include_str!("../../../events/admin-api.message-channel-create.json");
+
+    fn deps() -> Deps<InMemoryStore, CountingRandom, ManualClock> {
+        Deps {
+            store: InMemoryStore::new(),
+            random: CountingRandom::default(),
+            clock: ManualClock::new(Timestamp::from_millis(1_795_000_000_000)),
+            admin: AdminClient {
+                client_id: "switchboard-admin".into(),
+                client_secret: Secret::new("switchboard-dev-secret-change-me"),
+            },
+            public_base_url: Some("https://sms.example.com".into()),
+            url_policy: UrlPolicy::HttpsOnly,
+        }
+    }
+
+    async fn json_of(response: Response<Body>) -> (u16, Value) {
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("unexpected body {other:?}"),
+        };
+        (status, body)
+    }
+
+    async fn call(deps: &Deps<InMemoryStore, CountingRandom, ManualClock>, request: Request) -> Value {
+        json_of(handle(deps, request).await.unwrap()).await.1
+    }
+
+    async fn admin_token(deps: &Deps<InMemoryStore, CountingRandom, ManualClock>) -> String {
+        let reply = call(deps, lambda_http::request::from_str(GET_TOKEN).unwrap()).await;
+        assert_eq!(reply["errcode"], 0, "{reply}");
+        assert_eq!(reply["access_token_expire_time"], 1800);
+        assert_eq!(reply["refresh_token_expire_time"], 86400);
+        reply["access_token"].as_str().unwrap().to_owned()
+    }
+
+    fn get(path: &str, token: &str, query: &[(&str, &str)]) -> Request {
+        let mut q = vec![("access_token", token)];
+        q.extend_from_slice(query);
+        apigw_request("GET", "/openapi/v1.0/x/{action}", path, &q, &[], None)
+    }
+
+    fn post(path: &str, token: &str, body: &Value, headers: &[(&str, &str)]) -> Request {
+        apigw_request(
+            "POST",
+            "/openapi/v1.0/x/{action}",
+            path,
+            &[("access_token", token)],
+            headers,
+            Some(&body.to_string()),
+        )
+    }
+
+    async fn extension(deps: &Deps<InMemoryStore, CountingRandom, ManualClock>, token: &str, number: &str) -> u64 {
+        let reply = call(
+            deps,
+            post(
+                "/openapi/v1.0/extension/create",
+                token,
+                &json!({"number": number, "caller_id_name": "Leo Ball", "user_password": "Agent1234"}),
+                &[],
+            ),
+        )
+        .await;
+        assert_eq!(reply["errcode"], 0, "{reply}");
+        reply["id"].as_u64().unwrap()
+    }
+
+    fn seed_body() -> Value {
+        let event: Value = serde_json::from_str(CREATE_CHANNEL).unwrap();
+        serde_json::from_str(event["body"].as_str().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn when_credentials_are_wrong_should_answer_failure_and_issue_nothing() {
+        let deps = deps();
+        let body = json!({"username": "switchboard-admin", "password": "guess"}).to_string();
+        let reply = call(
+            &deps,
+            apigw_request("POST", "/openapi/v1.0/get_token", "/openapi/v1.0/get_token", &[], &[], Some(&body)),
+        )
+        .await;
+        assert_eq!(reply["errcode"], -1);
+        assert!(reply.get("access_token").is_none());
+    }
+
+    #[tokio::test]
+    async fn when_the_seed_channel_request_is_sent_should_create_it_and_get_should_mask_credentials() {
+        let deps = deps();
+        let token = admin_token(&deps).await;
+        let ext = extension(&deps, &token, "1000").await;
+        assert_eq!(ext, 1);
+        // the fixture is seed 004's example with the destination pointing at extension 1
+        let request = CREATE_CHANNEL.replace("JZvX9J8RddTcKb58WNQF2tXnLwPhrbUY", &token);
+        let reply = call(&deps, lambda_http::request::from_str(&request).unwrap()).await;
+        assert_eq!(reply, json!({"errcode": 0, "errmsg": "SUCCESS", "id": 1}));
+
+        let detail = call(&deps, get("/openapi/v1.0/message_channel/get", &token, &[("id", "1")])).await;
+        let data = &detail["data"];
+        let webhook = data["webhook_url"].as_str().unwrap();
+        assert!(webhook.starts_with("https://sms.example.com/api/v1.0/webhook/general/"), "{webhook}");
+        assert_eq!(webhook.rsplit('/').next().unwrap().len(), 32);
+        let text = data["account_data"].to_string();
+        assert!(!text.contains("myAPIKey456") && !text.contains("mySuperSecret123"), "{text}");
+        assert!(text.contains("https://api.example.com/message/send"));
+        assert_eq!(data["send_rate"], 2);
+        assert_eq!(data["dids"][0]["did_number"], "+1234567890");
+    }
+
+    #[tokio::test]
+    async fn when_a_number_already_belongs_to_a_channel_should_refuse_the_second() {
+        let deps = deps();
+        let token = admin_token(&deps).await;
+        extension(&deps, &token, "1000").await;
+        let body = seed_body();
+        assert_eq!(call(&deps, post("/openapi/v1.0/message_channel/create", &token, &body, &[])).await["errcode"], 0);
+        let reply = call(&deps, post("/openapi/v1.0/message_channel/create", &token, &body, &[])).await;
+        assert_eq!(reply["errcode"], 40003, "{reply}");
+        assert_eq!(reply["duplicate_field_list"][0]["value"], "+1234567890");
+    }
+
+    #[tokio::test]
+    async fn when_a_destination_does_not_exist_should_say_which() {
+        let deps = deps();
+        let token = admin_token(&deps).await;
+        let reply = call(&deps, post("/openapi/v1.0/message_channel/create", &token, &seed_body(), &[])).await;
+        assert_eq!(reply["errcode"], 40002);
+        assert_eq!(reply["invalid_param_list"][0]["field"], "dids[0].destination_id");
+        assert_eq!(reply["invalid_param_list"][0]["validation_type"], "not_found");
+    }
+
+    #[tokio::test]
+    async fn when_the_token_is_missing_or_an_agents_should_refuse() {
+        let deps = deps();
+        let token = admin_token(&deps).await;
+        extension(&deps, &token, "1000").await;
+        let reply = call(&deps, get("/openapi/v1.0/message_channel/list", "nope", &[])).await;
+        assert_eq!(reply["errcode"], 10004);
+        let agent = call(
+            &deps,
+            apigw_request(
+                "POST",
+                "/openapi/v1.0/get_token",
+                "/openapi/v1.0/get_token",
+                &[],
+                &[],
+                Some(&json!({"username": "1000", "password": "Agent1234"}).to_string()),
+            ),
+        )
+        .await;
+        let agent_token = agent["access_token"].as_str().unwrap();
+        let reply = call(
+            &deps,
+            get(
+                "/openapi/v1.0/message_channel/list",
+                agent_token,
+                &[("page", "1"), ("page_size", "10"), ("time_range", "all")],
+            ),
+        )
+        .await;
+        assert_eq!(reply["errcode"], 10005);
+    }
+
+    #[tokio::test]
+    async fn when_a_create_is_retried_with_the_same_idempotency_key_should_create_once() {
+        let deps = deps();
+        let token = admin_token(&deps).await;
+        let body = json!({"number": "1001", "user_password": "Agent1234"});
+        let first =
+            call(&deps, post("/openapi/v1.0/extension/create", &token, &body, &[("Idempotency-Key", "k-1")])).await;
+        let again =
+            call(&deps, post("/openapi/v1.0/extension/create", &token, &body, &[("Idempotency-Key", "k-1")])).await;
+        assert_eq!(first, again);
+        let other = json!({"number": "1002", "user_password": "Agent1234"});
+        let reused =
+            call(&deps, post("/openapi/v1.0/extension/create", &token, &other, &[("Idempotency-Key", "k-1")])).await;
+        assert_eq!(reused["errcode"], 40002);
+        let list = call(&deps, get("/openapi/v1.0/extension/list", &token, &[])).await;
+        assert_eq!(list["total_number"], 1);
+    }
+
+    #[tokio::test]
+    async fn when_a_queue_is_created_should_list_and_get_it_with_member_numbers() {
+        let deps = deps();
+        let token = admin_token(&deps).await;
+        let a = extension(&deps, &token, "1000").await;
+        let b = extension(&deps, &token, "1001").await;
+        let reply = call(&deps, post("/openapi/v1.0/message_queue/create", &token,
+            &json!({"name": "Tech Support", "assignment_mode": "manual", "members": [{"extension_id": a}, {"extension_id": b}]}), &[])).await;
+        assert_eq!(reply["errcode"], 0, "{reply}");
+        let got = call(&deps, get("/openapi/v1.0/message_queue/get", &token, &[("id", "1")])).await;
+        assert_eq!(got["data"]["members"][1]["ext_num"], "1001");
+        assert_eq!(got["data"]["assignment_mode"], "manual");
+        let list =
+            call(&deps, get("/openapi/v1.0/message_queue/list", &token, &[("page", "1"), ("page_size", "5")])).await;
+        assert_eq!(list["list"], json!([{"id": 1, "name": "Tech Support"}]));
+    }
+
+    #[tokio::test]
+    async fn when_the_action_or_method_is_wrong_should_answer_interface_not_existed() {
+        let deps = deps();
+        let token = admin_token(&deps).await;
+        assert_eq!(call(&deps, get("/openapi/v1.0/message_channel/explode", &token, &[])).await["errcode"], 10001);
+        assert_eq!(call(&deps, get("/openapi/v1.0/message_channel/create", &token, &[])).await["errcode"], 10001);
+    }
+}

@@ -1,0 +1,22 @@
+//! Wiring only: tracing, configuration, SDK clients, dependencies, run.
+
+use adapters::dynamodb::DynamoStore;
+use adapters::system::{OsRandom, SystemClock};
+use admin_api::{config::Config, handler};
+use lambda_http::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_support::telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = lambda_support::aws::sdk_config().await;
+    let deps = handler::Deps {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        random: OsRandom,
+        clock: SystemClock,
+        admin: config.admin,
+        public_base_url: config.public_base_url,
+        url_policy: config.url_policy,
+    };
+    lambda_http::run(service_fn(|request| handler::handle(&deps, request))).await
+}

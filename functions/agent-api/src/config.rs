@@ -1,0 +1,27 @@
+//! Configuration from the environment template.yaml declares for this function.
+
+use adapters::dynamodb::Tables;
+use lambda_support::env::{ConfigError, required};
+
+/// This function's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// All three tables.
+    pub tables: Tables,
+    /// The sending queue.
+    pub outbound_queue_url: String,
+}
+
+impl Config {
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`, `OUTBOUND_QUEUE_URL`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: Tables {
+                directory: required("DIRECTORY_TABLE_NAME")?,
+                conversation: required("CONVERSATION_TABLE_NAME")?,
+                auth: required("AUTH_TABLE_NAME")?,
+            },
+            outbound_queue_url: required("OUTBOUND_QUEUE_URL")?,
+        })
+    }
+}

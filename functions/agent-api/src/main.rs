@@ -1,0 +1,20 @@
+//! Wiring only: tracing, configuration, SDK clients, dependencies, run.
+
+use adapters::dynamodb::DynamoStore;
+use adapters::sqs::SqsQueue;
+use adapters::system::SystemClock;
+use agent_api::{config::Config, handler};
+use lambda_http::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_support::telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = lambda_support::aws::sdk_config().await;
+    let deps = handler::Deps {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.outbound_queue_url),
+        clock: SystemClock,
+    };
+    lambda_http::run(service_fn(|request| handler::handle(&deps, request))).await
+}

@@ -1,0 +1,111 @@
+//! Scheduled event → `reconcile`. A retryable failure fails the invocation (EventBridge retries
+//! it); overlapping or retried runs are safe because each entry is postponed conditionally
+//! before it is handed on.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use domain::ports::{Clock, InboundQueue, OutboundQueue, Outbox};
+use domain::services::outbox::{OutboxPorts, reconcile};
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Value, json};
+use tracing::{Instrument, info_span};
+
+/// What the handler needs.
+pub struct Deps<X, Q, K> {
+    /// The outbox index.
+    pub outbox: X,
+    /// Both work queues.
+    pub queues: Q,
+    /// Time.
+    pub clock: K,
+}
+
+/// Handles one scheduled run.
+pub async fn handle<X, Q, K>(deps: &Deps<X, Q, K>, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, Error>
+where
+    X: Outbox,
+    Q: InboundQueue + OutboundQueue,
+    K: Clock,
+{
+    let span = info_span!("reconcile", scheduled_time = event.payload.time.map(|t| t.to_rfc3339()).unwrap_or_default());
+    let ports = OutboxPorts { outbox: &deps.outbox, inbound: &deps.queues, outbound: &deps.queues, clock: &deps.clock };
+    let report = reconcile(&ports).instrument(span).await?;
+    Ok(json!({"due": report.due, "handed_on": report.handed_on, "skipped": report.skipped}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use adapters::memory::{InMemoryQueues, InMemoryStore, ManualClock};
+    use domain::ids::{ChannelId, ProviderMessageId};
+    use domain::inbound::{InboundKey, InboundMessage, InboundRecord, InboundState};
+    use domain::phone::{BusinessNumber, CustomerAddress};
+    use domain::ports::Inbox;
+    use domain::time::Timestamp;
+
+    const SAMPLE: &str = include_str!("../../../events/outbox-reconciler.scheduled.json");
+
+    fn event() -> LambdaEvent<EventBridgeEvent<Value>> {
+        LambdaEvent::new(serde_json::from_str(SAMPLE).unwrap(), lambda_runtime::Context::default())
+    }
+
+    async fn pending(store: &InMemoryStore, id: &str, at: Timestamp) -> InboundKey {
+        let key = InboundKey {
+            channel_id: ChannelId::new(1).unwrap(),
+            provider_message_id: ProviderMessageId::parse(id).unwrap(),
+        };
+        store
+            .insert_pending(&InboundRecord {
+                key: key.clone(),
+                message: InboundMessage {
+                    provider_message_id: key.provider_message_id.clone(),
+                    from: CustomerAddress::parse("+8618012121222").unwrap(),
+                    to: BusinessNumber::parse("+14102161183").unwrap(),
+                    text: Some("hi".into()),
+                    media: vec![],
+                    provider_timestamp: at,
+                    display_name: None,
+                },
+                accepted_at: at,
+                raw_body: "{}".into(),
+                state: InboundState::Pending,
+            })
+            .await
+            .unwrap();
+        key
+    }
+
+    #[tokio::test]
+    async fn when_a_stored_message_was_never_routed_should_hand_it_on_once_per_grace_period() {
+        let start = Timestamp::from_millis(1_795_000_000_000);
+        let deps = Deps { outbox: InMemoryStore::new(), queues: InMemoryQueues::new(), clock: ManualClock::new(start) };
+        let key = pending(&deps.outbox, "lost", start).await;
+
+        // not due yet: routing normally finishes within a second
+        let report = handle(&deps, event()).await.unwrap();
+        assert_eq!(report["due"], 0);
+
+        deps.clock.advance(Duration::from_secs(61));
+        let report = handle(&deps, event()).await.unwrap();
+        assert_eq!(report["handed_on"], 1);
+        let jobs = deps.queues.take_inbound();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].key, key);
+
+        // an overlapping run right after finds it postponed
+        let report = handle(&deps, event()).await.unwrap();
+        assert_eq!(report["handed_on"], 0);
+        assert!(deps.queues.take_inbound().is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_the_queue_is_down_should_fail_the_run_so_it_is_retried() {
+        let start = Timestamp::from_millis(1_795_000_000_000);
+        let deps = Deps { outbox: InMemoryStore::new(), queues: InMemoryQueues::new(), clock: ManualClock::new(start) };
+        pending(&deps.outbox, "lost", start).await;
+        deps.clock.advance(Duration::from_secs(61));
+        deps.queues.set_failing(true);
+        assert!(handle(&deps, event()).await.is_err());
+    }
+}

@@ -1,0 +1,42 @@
+//! Configuration from the environment template.yaml declares for this function.
+
+use std::time::Duration;
+
+use adapters::dynamodb::Tables;
+use domain::services::sending::RetryPolicy;
+use lambda_support::env::{ConfigError, parsed, required};
+
+/// This function's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory and conversation tables.
+    pub tables: Tables,
+    /// The sending queue (re-delays and retries).
+    pub outbound_queue_url: String,
+    /// The event bus.
+    pub event_bus_name: String,
+    /// Attempts and backoff.
+    pub retry: RetryPolicy,
+}
+
+impl Config {
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `OUTBOUND_QUEUE_URL`,
+    /// `EVENT_BUS_NAME`, `SENDER_MAX_ATTEMPTS`, `SENDER_RETRY_BASE_SECONDS`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let max_attempts: u32 = parsed("SENDER_MAX_ATTEMPTS")?;
+        let base_seconds: u64 = parsed("SENDER_RETRY_BASE_SECONDS")?;
+        if max_attempts == 0 {
+            return Err(ConfigError::Invalid { name: "SENDER_MAX_ATTEMPTS", reason: "must be at least 1".into() });
+        }
+        Ok(Self {
+            tables: Tables {
+                directory: required("DIRECTORY_TABLE_NAME")?,
+                conversation: required("CONVERSATION_TABLE_NAME")?,
+                auth: String::new(),
+            },
+            outbound_queue_url: required("OUTBOUND_QUEUE_URL")?,
+            event_bus_name: required("EVENT_BUS_NAME")?,
+            retry: RetryPolicy { max_attempts, base_delay: Duration::from_secs(base_seconds) },
+        })
+    }
+}

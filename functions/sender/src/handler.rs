@@ -1,0 +1,357 @@
+//! SQS batch → `deliver` per record. Records of a batch run concurrently, so a batch's messages
+//! wait for their slots side by side. Retryable failures of our own dependencies are reported as
+//! batch item failures; provider failures are handled inside `deliver` (retry jobs, final state).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use domain::message::OutboundJob;
+use domain::ports::{
+    ChannelReader, Clock, EventPublisher, OutboundLedger, OutboundQueue, Pacer, ProviderHttp, SessionStore,
+};
+use domain::services::sending::{DeliveryPorts, RetryPolicy, deliver};
+use lambda_runtime::{Error, LambdaEvent};
+use lambda_support::sqs::{RecordOutcome, process_batch};
+use tracing::{Instrument, error, info, info_span};
+
+/// What the handler needs.
+pub struct Deps<S, O, H, E, K> {
+    /// Ledger, sessions, channels and pacer (one DynamoDB store in production).
+    pub store: S,
+    /// The sending queue.
+    pub outbound: O,
+    /// Provider HTTP.
+    pub provider: H,
+    /// The event bus.
+    pub events: E,
+    /// Time.
+    pub clock: K,
+    /// Attempts and backoff.
+    pub retry: RetryPolicy,
+}
+
+/// Handles one batch.
+pub async fn handle<S, O, H, E, K>(
+    deps: &Deps<S, O, H, E, K>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error>
+where
+    S: OutboundLedger + SessionStore + ChannelReader + Pacer,
+    O: OutboundQueue,
+    H: ProviderHttp,
+    E: EventPublisher,
+    K: Clock,
+{
+    let ports = DeliveryPorts {
+        ledger: &deps.store,
+        sessions: &deps.store,
+        channels: &deps.store,
+        pacer: &deps.store,
+        outbound: &deps.outbound,
+        provider: &deps.provider,
+        events: &deps.events,
+        clock: &deps.clock,
+    };
+    Ok(process_batch(event.payload, |job: OutboundJob| {
+        let ports = &ports;
+        let span =
+            info_span!("deliver", session_id = %job.session_id, msg_id = %job.msg_id, channel_id = %job.channel_id);
+        async move {
+            match deliver(ports, deps.retry, &job).await {
+                Ok(outcome) => {
+                    info!(outcome = ?outcome, "delivery step done");
+                    RecordOutcome::Done
+                }
+                Err(e) if e.is_retryable() => {
+                    error!(error.message = %e, error.cause_chain = ?e, "delivery failed; will retry");
+                    RecordOutcome::Retry
+                }
+                Err(e) => {
+                    error!(error.message = %e, error.cause_chain = ?e, "delivery failed permanently");
+                    RecordOutcome::Drop
+                }
+            }
+        }
+        .instrument(span)
+    })
+    .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use adapters::memory::{InMemoryEvents, InMemoryQueues, InMemoryStore, ManualClock, ScriptedProvider};
+    use domain::channel::{
+        Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, NumberRule, ProviderUrl, SendRate,
+        SessionTimeoutDays, UrlPolicy, WebhookUrlType,
+    };
+    use domain::events::DomainEvent;
+    use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, ProviderMessageId, SessionId, WebhookToken};
+    use domain::inbound::{InboundJob, InboundKey, InboundMessage, InboundRecord, InboundState};
+    use domain::message::{DeliveryState, SendErrorCode, prompts};
+    use domain::phone::{BusinessNumber, CustomerAddress};
+    use domain::ports::{ChannelWriter, Inbox, StatsReader};
+    use domain::provider::{ProviderResponse, RequestAuth};
+    use domain::secret::Secret;
+    use domain::services::routing::{RoutingPorts, route_inbound};
+    use domain::services::sending::{AcceptPorts, AgentMessage, accept_agent_message};
+    use domain::time::Timestamp;
+    use domain::webhook::Headers;
+    use serde_json::json;
+
+    const SAMPLE: &str = include_str!("../../../events/sender.sqs-batch.json");
+    type TestDeps = Deps<InMemoryStore, InMemoryQueues, ScriptedProvider, InMemoryEvents, ManualClock>;
+
+    async fn deps(rate: u16) -> TestDeps {
+        let deps = Deps {
+            store: InMemoryStore::new(),
+            outbound: InMemoryQueues::new(),
+            provider: ScriptedProvider::new(),
+            events: InMemoryEvents::new(),
+            clock: ManualClock::new(Timestamp::from_millis(1_795_000_000_000)),
+            retry: RetryPolicy { max_attempts: 3, base_delay: Duration::from_secs(2) },
+        };
+        {
+            let channel = Channel {
+                id: ChannelId::new(1).unwrap(),
+                name: "General".into(),
+                credentials: Credentials::General(GeneralCredentials {
+                    api_key: Secret::new("sandbox-api-key"),
+                    api_secret: None,
+                    verify_url: None,
+                    send_url: ProviderUrl::parse("https://sp.example.com/sendmessage", UrlPolicy::HttpsOnly).unwrap(),
+                }),
+                webhook_token: WebhookToken::parse("429ced149ff9437695be795aff38407b").unwrap(),
+                webhook_url_type: WebhookUrlType::Nat,
+                send_rate: SendRate::new(rate).unwrap(),
+                auto_close_session: false,
+                session_expired_days: SessionTimeoutDays::DEFAULT,
+                numbers: vec![NumberRule {
+                    number: BusinessNumber::parse("+14102161183").unwrap(),
+                    destination: Destination::Extension(ExtensionId::new(7).unwrap()),
+                    members: vec![],
+                }],
+                status: ChannelStatus::Unknown,
+                enabled: true,
+                created_at: Timestamp::from_millis(0),
+            };
+            deps.store.insert_channel(&channel).await.unwrap().unwrap();
+        }
+        deps
+    }
+
+    /// A customer message opens session 1 (owned by extension 7); the agent replies `n` times.
+    async fn agent_replies(deps: &TestDeps, n: usize) -> Vec<OutboundJob> {
+        let key = InboundKey {
+            channel_id: ChannelId::new(1).unwrap(),
+            provider_message_id: ProviderMessageId::parse("in-1").unwrap(),
+        };
+        deps.store
+            .insert_pending(&InboundRecord {
+                key: key.clone(),
+                message: InboundMessage {
+                    provider_message_id: key.provider_message_id.clone(),
+                    from: CustomerAddress::parse("+8618012121222").unwrap(),
+                    to: BusinessNumber::parse("+14102161183").unwrap(),
+                    text: Some("hi".into()),
+                    media: vec![],
+                    provider_timestamp: deps.clock.now(),
+                    display_name: None,
+                },
+                accepted_at: deps.clock.now(),
+                raw_body: "{}".into(),
+                state: InboundState::Pending,
+            })
+            .await
+            .unwrap();
+        let routing = RoutingPorts {
+            channels: &deps.store,
+            inbox: &deps.store,
+            sessions: &deps.store,
+            sequences: &deps.store,
+            events: &deps.events,
+        };
+        route_inbound(&routing, &InboundJob { key }).await.unwrap();
+        let accept = AcceptPorts {
+            sessions: &deps.store,
+            queues: &deps.store,
+            sequences: &deps.store,
+            outbound: &deps.outbound,
+            clock: &deps.clock,
+        };
+        for i in 0..n {
+            accept_agent_message(
+                &accept,
+                AgentMessage {
+                    session_id: SessionId::new(1).unwrap(),
+                    agent: ExtensionId::new(7).unwrap(),
+                    agent_number: ExtensionNumber::parse("1000").unwrap(),
+                    text: format!("reply {i}"),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        deps.outbound.take_outbound().into_iter().map(|(job, _)| job).collect()
+    }
+
+    fn batch(jobs: &[OutboundJob]) -> LambdaEvent<SqsEvent> {
+        let records: Vec<serde_json::Value> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| json!({"messageId": format!("r{i}"), "body": serde_json::to_string(j).unwrap(), "attributes": {}}))
+            .collect();
+        LambdaEvent::new(
+            serde_json::from_value(json!({"Records": records})).unwrap(),
+            lambda_runtime::Context::default(),
+        )
+    }
+
+    async fn message(deps: &TestDeps, job: &OutboundJob) -> domain::message::Message {
+        OutboundLedger::message(&deps.store, job.session_id, job.msg_id).await.unwrap().unwrap()
+    }
+
+    fn http(status: u16, body: &str) -> ProviderResponse {
+        ProviderResponse::Http { status, headers: Headers::default(), body: body.as_bytes().to_vec() }
+    }
+
+    #[tokio::test]
+    async fn the_sample_event_parses_and_unknown_messages_are_acknowledged() {
+        let deps = deps(1).await;
+        let event: SqsEvent = serde_json::from_str(SAMPLE).unwrap();
+        let response = handle(&deps, LambdaEvent::new(event, lambda_runtime::Context::default())).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        assert!(deps.provider.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_the_provider_accepts_should_record_sent_count_it_and_announce_it() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 1).await;
+        handle(&deps, batch(&jobs)).await.unwrap();
+        let calls = deps.provider.calls();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].auth, RequestAuth::Bearer(Secret::new("sandbox-api-key")));
+        let body: serde_json::Value = serde_json::from_slice(&calls[0].body.as_ref().unwrap().1).unwrap();
+        assert_eq!(body, json!({"from": "+14102161183", "to": "+8618012121222", "text": "reply 0"}));
+        let m = message(&deps, &jobs[0]).await;
+        assert!(
+            matches!(m.delivery, DeliveryState::Sent { ref provider_message_id, .. } if provider_message_id == "provider-msg-1")
+        );
+        assert!(m.events_published);
+        let stats = deps.store.number_stats(ChannelId::new(1).unwrap(), "+14102161183", None).await.unwrap();
+        assert_eq!((stats.sent, stats.failed, stats.agent), (1, 0, 1));
+        assert!(deps.events.published().iter().any(|e| e.event_id() == format!("message.sent:{}", jobs[0].msg_id)));
+        assert_eq!(deps.store.outbound_due(jobs[0].session_id, jobs[0].msg_id), None, "left the outbox");
+    }
+
+    #[tokio::test]
+    async fn when_a_sent_message_is_redelivered_should_not_call_the_provider_again() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 1).await;
+        handle(&deps, batch(&jobs)).await.unwrap();
+        handle(&deps, batch(&jobs)).await.unwrap();
+        handle(&deps, batch(&jobs)).await.unwrap();
+        assert_eq!(deps.provider.calls().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn when_the_provider_refuses_should_fail_with_the_seed_prompt() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 1).await;
+        deps.provider
+            .script([http(400, r#"{"errors":[{"code":"10001","title":"Invalid 'to' address","detail":"bad"}]}"#)]);
+        handle(&deps, batch(&jobs)).await.unwrap();
+        let m = message(&deps, &jobs[0]).await;
+        let DeliveryState::Failed { reason, .. } = m.delivery else { panic!("not failed: {m:?}") };
+        assert_eq!(reason.code, SendErrorCode::InvalidPhoneNumber);
+        assert_eq!(reason.prompt, prompts::INVALID_PHONE_NUMBER);
+        let stats = deps.store.number_stats(ChannelId::new(1).unwrap(), "+14102161183", None).await.unwrap();
+        assert_eq!((stats.sent, stats.failed), (0, 1));
+        assert!(matches!(deps.events.published().last(), Some(DomainEvent::MessageFailed { .. })));
+    }
+
+    #[tokio::test]
+    async fn when_failures_are_transient_should_retry_with_backoff_then_fail() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 1).await;
+        deps.provider.script([http(503, ""), http(503, ""), http(503, "")]);
+        handle(&deps, batch(&jobs)).await.unwrap();
+        let retry = deps.outbound.take_outbound();
+        assert_eq!(retry.len(), 1);
+        assert_eq!(retry[0].1, 2, "first retry after the base delay");
+        assert_eq!(message(&deps, &jobs[0]).await.delivery, DeliveryState::Queued);
+
+        deps.clock.advance(Duration::from_secs(2));
+        handle(&deps, batch(&[retry[0].0.clone()])).await.unwrap();
+        let retry = deps.outbound.take_outbound();
+        assert_eq!(retry[0].1, 4, "doubles");
+
+        deps.clock.advance(Duration::from_secs(4));
+        handle(&deps, batch(&[retry[0].0.clone()])).await.unwrap();
+        assert!(deps.outbound.take_outbound().is_empty(), "no retry after the last attempt");
+        let m = message(&deps, &jobs[0]).await;
+        assert_eq!(m.attempts, 3);
+        assert!(
+            matches!(m.delivery, DeliveryState::Failed { ref reason, .. } if reason.prompt == prompts::FAILED_TO_SEND)
+        );
+        assert_eq!(deps.provider.calls().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn when_the_provider_says_too_many_requests_should_push_the_channel_schedule_back() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 1).await;
+        let headers = Headers::from_pairs([("Retry-After", "30")]);
+        deps.provider.script([ProviderResponse::Http { status: 429, headers, body: vec![] }]);
+        handle(&deps, batch(&jobs)).await.unwrap();
+        let paused = deps.store.paused_until(ChannelId::new(1).unwrap()).await.unwrap().unwrap();
+        assert_eq!(paused, deps.clock.now().plus(Duration::from_secs(30)));
+        let retry = deps.outbound.take_outbound();
+        assert_eq!(retry[0].1, 30, "waits at least what the provider asked");
+        // the next reservation starts after the pause
+        let slot = deps
+            .store
+            .reserve(ChannelId::new(1).unwrap(), Duration::from_millis(1050), deps.clock.now())
+            .await
+            .unwrap();
+        assert!(slot >= paused);
+    }
+
+    #[tokio::test]
+    async fn when_slots_are_far_away_should_wait_in_the_queue_with_their_slots_then_send() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 3).await;
+        let channel = ChannelId::new(1).unwrap();
+        // a backlog: the channel's schedule is 10 s ahead
+        deps.store.reserve(channel, Duration::from_secs(10), deps.clock.now()).await.unwrap();
+        handle(&deps, batch(&jobs)).await.unwrap();
+        assert!(deps.provider.calls().is_empty(), "nothing is sent before its slot");
+        let mut requeued = deps.outbound.take_outbound();
+        assert_eq!(requeued.len(), 3);
+        requeued.sort_by_key(|(j, _)| j.slot);
+        let slots: Vec<Timestamp> = requeued.iter().map(|(j, _)| j.slot.unwrap()).collect();
+        let start = deps.clock.now();
+        assert_eq!(
+            slots,
+            vec![
+                start.plus(Duration::from_secs(10)),
+                start.plus(Duration::from_millis(11_050)),
+                start.plus(Duration::from_millis(12_100)),
+            ]
+        );
+        let delays: Vec<u32> = requeued.iter().map(|(_, d)| *d).collect();
+        assert_eq!(delays, vec![9, 10, 11], "each arrives about a second before its slot");
+        for (job, _) in &requeued {
+            assert_eq!(message(&deps, job).await.delivery, DeliveryState::Queued);
+        }
+        // they come back early and wait for their own slot
+        for (job, delay) in &requeued {
+            deps.clock.advance(Duration::from_secs(u64::from(*delay)).saturating_sub(deps.clock.now().since(start)));
+            handle(&deps, batch(std::slice::from_ref(job))).await.unwrap();
+            assert!(deps.clock.now() >= job.slot.unwrap());
+        }
+        assert_eq!(deps.provider.calls().len(), 3);
+        assert!(deps.outbound.take_outbound().is_empty());
+    }
+}

@@ -1,0 +1,30 @@
+//! Configuration from the environment template.yaml declares for this function.
+
+use adapters::dynamodb::Tables;
+use lambda_support::env::{ConfigError, parsed, required};
+
+/// This function's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory and conversation tables.
+    pub tables: Tables,
+    /// The routing queue.
+    pub inbound_queue_url: String,
+    /// Largest body accepted (413 above).
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `INBOUND_QUEUE_URL`, `MAX_WEBHOOK_BODY_BYTES`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: Tables {
+                directory: required("DIRECTORY_TABLE_NAME")?,
+                conversation: required("CONVERSATION_TABLE_NAME")?,
+                auth: String::new(),
+            },
+            inbound_queue_url: required("INBOUND_QUEUE_URL")?,
+            max_body_bytes: parsed("MAX_WEBHOOK_BODY_BYTES")?,
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! Directory table: channels with their webhook and number claims, extensions with their number
+//! claims, message queues with their per-agent membership items, and id sequences.
+
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
+use domain::channel::{Channel, Provider};
+use domain::directory::{Extension, MessageQueue};
+use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, QueueId, Sequence, WebhookToken};
+use domain::ports::{
+    ChannelConflict, ChannelReader, ChannelWriter, ExtensionConflict, ExtensionDirectory, QueueDirectory, Sequences,
+    StoreError,
+};
+
+use super::errors::{corrupt, failed_condition, store_error};
+use super::items::{self, ChannelItem, ClaimItem, ExtensionItem, MembershipItem, QueueItem};
+use super::{DynamoStore, keys, n, s};
+
+fn put_new(table: &str, item: items::Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .map_err(|e| corrupt("build put", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn encode<T: serde::Serialize>(kind: &'static str, value: &T) -> Result<items::Item, StoreError> {
+    items::to_item(kind, value).map_err(|e| corrupt("encode item", e))
+}
+
+impl DynamoStore {
+    async fn claim_owner(&self, key: keys::Key) -> Result<Option<u64>, StoreError> {
+        match self.get("read claim", &self.tables.directory, key).await? {
+            Some(item) => {
+                let claim: ClaimItem = items::from_item("claim", item).map_err(|e| corrupt("read claim", e))?;
+                Ok(Some(claim.owner_id))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn kind_items(&self, kind: &'static str) -> Result<Vec<items::Item>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.directory)
+            .index_name("KindIndex")
+            .key_condition_expression("#kind = :k")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":k", s(kind));
+        self.query_all("list directory items", query).await
+    }
+}
+
+impl Sequences for DynamoStore {
+    async fn next_id(&self, sequence: Sequence) -> Result<u64, StoreError> {
+        let table = match sequence {
+            Sequence::Channel | Sequence::Extension | Sequence::Queue => &self.tables.directory,
+            Sequence::Session | Sequence::Message => &self.tables.conversation,
+        };
+        let out = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(super::key_map(keys::sequence(sequence))))
+            .update_expression("ADD #v :one")
+            .expression_attribute_names("#v", "value")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| store_error("allocate id", e))?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| a.get("value"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| corrupt("allocate id", "counter value missing"))
+    }
+}
+
+impl ChannelReader for DynamoStore {
+    async fn channel_by_webhook(
+        &self,
+        provider: Provider,
+        token: &WebhookToken,
+    ) -> Result<Option<Channel>, StoreError> {
+        let Some(owner) = self.claim_owner(keys::webhook(provider, token)).await? else {
+            return Ok(None);
+        };
+        let id = ChannelId::new(owner).map_err(|e| corrupt("read webhook claim", e))?;
+        self.channel(id).await
+    }
+
+    async fn channel(&self, id: ChannelId) -> Result<Option<Channel>, StoreError> {
+        match self.get("read channel", &self.tables.directory, keys::channel(id)).await? {
+            Some(item) => {
+                let stored: ChannelItem = items::from_item("channel", item).map_err(|e| corrupt("read channel", e))?;
+                stored.into_domain().map(Some).map_err(|e| corrupt("read channel", e))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
+        self.kind_items(keys::kind::CHANNEL)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let stored: ChannelItem = items::from_item("channel", item).map_err(|e| corrupt("list channels", e))?;
+                stored.into_domain().map_err(|e| corrupt("list channels", e))
+            })
+            .collect()
+    }
+}
+
+impl ChannelWriter for DynamoStore {
+    async fn insert_channel(&self, channel: &Channel) -> Result<Result<(), ChannelConflict>, StoreError> {
+        let table = &self.tables.directory;
+        let mut tx = vec![
+            put_new(table, encode("channel", &ChannelItem::from_domain(channel))?)?,
+            put_new(
+                table,
+                encode(
+                    "claim",
+                    &ClaimItem::new(keys::webhook(channel.provider(), &channel.webhook_token), channel.id.get()),
+                )?,
+            )?,
+        ];
+        for rule in &channel.numbers {
+            tx.push(put_new(
+                table,
+                encode("claim", &ClaimItem::new(keys::number(rule.number.as_str()), channel.id.get()))?,
+            )?);
+        }
+        match self.transact("insert channel", tx).await? {
+            Ok(()) => Ok(Ok(())),
+            Err(reasons) => {
+                if failed_condition(&reasons, 1) {
+                    return Ok(Err(ChannelConflict::TokenTaken));
+                }
+                for (i, rule) in channel.numbers.iter().enumerate() {
+                    if failed_condition(&reasons, i + 2) {
+                        let holder = self.claim_owner(keys::number(rule.number.as_str())).await?.unwrap_or(0);
+                        let channel_id = ChannelId::new(holder).map_err(|e| corrupt("read number claim", e))?;
+                        return Ok(Err(ChannelConflict::NumberTaken {
+                            number: rule.number.as_str().to_owned(),
+                            channel_id,
+                        }));
+                    }
+                }
+                Err(corrupt("insert channel", format!("transaction cancelled: {reasons:?}")))
+            }
+        }
+    }
+}
+
+impl ExtensionDirectory for DynamoStore {
+    async fn insert_extension(&self, ext: &Extension) -> Result<Result<(), ExtensionConflict>, StoreError> {
+        let table = &self.tables.directory;
+        let tx = vec![
+            put_new(table, encode("extension", &ExtensionItem::from_domain(ext))?)?,
+            put_new(table, encode("claim", &ClaimItem::new(keys::extension_number(&ext.number), ext.id.get()))?)?,
+        ];
+        match self.transact("insert extension", tx).await? {
+            Ok(()) => Ok(Ok(())),
+            Err(reasons) if failed_condition(&reasons, 1) => Ok(Err(ExtensionConflict::NumberTaken)),
+            Err(reasons) => Err(corrupt("insert extension", format!("transaction cancelled: {reasons:?}"))),
+        }
+    }
+
+    async fn extension(&self, id: ExtensionId) -> Result<Option<Extension>, StoreError> {
+        match self.get("read extension", &self.tables.directory, keys::extension(id)).await? {
+            Some(item) => {
+                let stored: ExtensionItem =
+                    items::from_item("extension", item).map_err(|e| corrupt("read extension", e))?;
+                stored.into_domain().map(Some).map_err(|e| corrupt("read extension", e))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn extension_by_number(&self, number: &ExtensionNumber) -> Result<Option<Extension>, StoreError> {
+        match self.claim_owner(keys::extension_number(number)).await? {
+            Some(owner) => {
+                self.extension(ExtensionId::new(owner).map_err(|e| corrupt("read extension claim", e))?).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn extensions(&self) -> Result<Vec<Extension>, StoreError> {
+        self.kind_items(keys::kind::EXTENSION)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let stored: ExtensionItem =
+                    items::from_item("extension", item).map_err(|e| corrupt("list extensions", e))?;
+                stored.into_domain().map_err(|e| corrupt("list extensions", e))
+            })
+            .collect()
+    }
+}
+
+impl QueueDirectory for DynamoStore {
+    /// Membership items are written first: a membership whose queue is missing (a crash in
+    /// between) is ignored by [`QueueDirectory::queues_of_agent`]'s callers, which read the queue.
+    async fn insert_queue(&self, queue: &MessageQueue) -> Result<(), StoreError> {
+        let table = &self.tables.directory;
+        for member in &queue.members {
+            let (pk, sk) = keys::agent_membership(*member, queue.id);
+            let item = encode("membership", &MembershipItem { pk, sk, queue_id: queue.id.get() })?;
+            self.client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| store_error("write queue membership", e))?;
+        }
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(encode("queue", &QueueItem::from_domain(queue))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| store_error("insert queue", e))?;
+        Ok(())
+    }
+
+    async fn queue(&self, id: QueueId) -> Result<Option<MessageQueue>, StoreError> {
+        match self.get("read queue", &self.tables.directory, keys::queue(id)).await? {
+            Some(item) => {
+                let stored: QueueItem = items::from_item("queue", item).map_err(|e| corrupt("read queue", e))?;
+                stored.into_domain().map(Some).map_err(|e| corrupt("read queue", e))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn queues(&self) -> Result<Vec<MessageQueue>, StoreError> {
+        self.kind_items(keys::kind::QUEUE)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let stored: QueueItem = items::from_item("queue", item).map_err(|e| corrupt("list queues", e))?;
+                stored.into_domain().map_err(|e| corrupt("list queues", e))
+            })
+            .collect()
+    }
+
+    async fn queues_of_agent(&self, ext: ExtensionId) -> Result<Vec<QueueId>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.directory)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(keys::agent_partition(ext)))
+            .consistent_read(true);
+        self.query_all("list agent queues", query)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let m: MembershipItem =
+                    items::from_item("membership", item).map_err(|e| corrupt("list agent queues", e))?;
+                QueueId::new(m.queue_id).map_err(|e| corrupt("list agent queues", e))
+            })
+            .collect()
+    }
+}

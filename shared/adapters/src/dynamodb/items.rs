@@ -1,0 +1,718 @@
+//! Stored shapes of every item kind (serialized with `serde_dynamo`) and their conversion to and
+//! from domain types. Optional attributes are left out when absent, never stored as NULL: index
+//! key attributes must not be NULL, and "absent" is what sparse indexes (outbox, queue) rely on.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::channel::{
+    Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, Member, NumberRule, Provider, ProviderUrl,
+    SendRate, SessionTimeoutDays, WebhookUrlType,
+};
+use domain::directory::{AssignmentMode, Extension, MessageQueue};
+use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId, WebhookToken};
+use domain::inbound::{InboundMessage, InboundRecord, InboundState, MediaRef};
+use domain::message::{DeliveryState, Direction, FailureReason, Message, Origin, Sender};
+use domain::phone::{BusinessNumber, CustomerAddress};
+use domain::secret::Secret;
+use domain::session::{Assignment, LastMessage, Session, SessionKey, SessionOrigin, SessionStatus};
+use domain::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::keys;
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// An item that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("stored {kind} item is invalid: {reason}")]
+pub struct CorruptItem {
+    /// Item kind.
+    pub kind: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn corrupt(kind: &'static str, reason: impl ToString) -> CorruptItem {
+    CorruptItem { kind, reason: reason.to_string() }
+}
+
+/// Serializes a stored shape.
+pub fn to_item<T: Serialize>(kind: &'static str, value: &T) -> Result<Item, CorruptItem> {
+    serde_dynamo::to_item(value).map_err(|e| corrupt(kind, e))
+}
+
+/// Deserializes a stored shape.
+pub fn from_item<T: for<'de> Deserialize<'de>>(kind: &'static str, item: Item) -> Result<T, CorruptItem> {
+    serde_dynamo::from_item(item).map_err(|e| corrupt(kind, e))
+}
+
+// ---------------------------------------------------------------- channels
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CredentialsItem {
+    provider: String,
+    api_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verify_url: Option<String>,
+    send_url: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct NumberRuleItem {
+    number: String,
+    destination_type: String,
+    destination_id: u64,
+    #[serde(default)]
+    members: Vec<u64>,
+}
+
+/// A channel item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChannelItem {
+    pk: String,
+    sk: String,
+    kind: String,
+    kind_sort: String,
+    id: u64,
+    name: String,
+    credentials: CredentialsItem,
+    webhook_token: String,
+    webhook_url_type: String,
+    send_rate: u16,
+    auto_close_session: bool,
+    session_expired_days: u16,
+    numbers: Vec<NumberRuleItem>,
+    status: String,
+    enabled: bool,
+    created_at: i64,
+}
+
+impl ChannelItem {
+    /// From the domain.
+    pub fn from_domain(c: &Channel) -> Self {
+        let (pk, sk) = keys::channel(c.id);
+        let credentials = match &c.credentials {
+            Credentials::General(g) => CredentialsItem {
+                provider: Provider::General.slug().into(),
+                api_key: g.api_key.expose().to_owned(),
+                api_secret: g.api_secret.as_ref().map(|s| s.expose().to_owned()),
+                verify_url: g.verify_url.as_ref().map(|u| u.as_str().to_owned()),
+                send_url: g.send_url.as_str().to_owned(),
+            },
+        };
+        let numbers = c
+            .numbers
+            .iter()
+            .map(|r| {
+                let (destination_type, destination_id) = match r.destination {
+                    Destination::Extension(e) => ("extension", e.get()),
+                    Destination::Queue(q) => ("queue", q.get()),
+                };
+                NumberRuleItem {
+                    number: r.number.as_str().to_owned(),
+                    destination_type: destination_type.into(),
+                    destination_id,
+                    members: r.members.iter().map(|Member::Extension(e)| e.get()).collect(),
+                }
+            })
+            .collect();
+        Self {
+            pk,
+            sk,
+            kind: keys::kind::CHANNEL.into(),
+            kind_sort: keys::pad(c.id.get()),
+            id: c.id.get(),
+            name: c.name.clone(),
+            credentials,
+            webhook_token: c.webhook_token.as_str().to_owned(),
+            webhook_url_type: c.webhook_url_type.as_str().into(),
+            send_rate: c.send_rate.per_second(),
+            auto_close_session: c.auto_close_session,
+            session_expired_days: c.session_expired_days.days(),
+            numbers,
+            status: match c.status {
+                ChannelStatus::Unknown => "unknown".into(),
+                ChannelStatus::Connected => "connected".into(),
+            },
+            enabled: c.enabled,
+            created_at: c.created_at.as_micros(),
+        }
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<Channel, CorruptItem> {
+        const K: &str = "channel";
+        let creds = self.credentials;
+        let credentials = match Provider::from_slug(&creds.provider) {
+            Some(Provider::General) => Credentials::General(GeneralCredentials {
+                api_key: Secret::new(creds.api_key),
+                api_secret: creds.api_secret.map(Secret::new),
+                verify_url: creds
+                    .verify_url
+                    .as_deref()
+                    .map(ProviderUrl::from_stored)
+                    .transpose()
+                    .map_err(|e| corrupt(K, e))?,
+                send_url: ProviderUrl::from_stored(&creds.send_url).map_err(|e| corrupt(K, e))?,
+            }),
+            None => return Err(corrupt(K, format!("unknown provider {}", creds.provider))),
+        };
+        let numbers = self
+            .numbers
+            .into_iter()
+            .map(|n| {
+                let destination = match n.destination_type.as_str() {
+                    "extension" => {
+                        Destination::Extension(ExtensionId::new(n.destination_id).map_err(|e| corrupt(K, e))?)
+                    }
+                    "queue" => Destination::Queue(QueueId::new(n.destination_id).map_err(|e| corrupt(K, e))?),
+                    other => return Err(corrupt(K, format!("destination type {other}"))),
+                };
+                let members = n
+                    .members
+                    .into_iter()
+                    .map(|m| ExtensionId::new(m).map(Member::Extension).map_err(|e| corrupt(K, e)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(NumberRule {
+                    number: BusinessNumber::parse(&n.number).map_err(|e| corrupt(K, e))?,
+                    destination,
+                    members,
+                })
+            })
+            .collect::<Result<Vec<_>, CorruptItem>>()?;
+        Ok(Channel {
+            id: ChannelId::new(self.id).map_err(|e| corrupt(K, e))?,
+            name: self.name,
+            credentials,
+            webhook_token: WebhookToken::parse(&self.webhook_token).map_err(|e| corrupt(K, e))?,
+            webhook_url_type: if self.webhook_url_type == "fqdn" { WebhookUrlType::Fqdn } else { WebhookUrlType::Nat },
+            send_rate: SendRate::new(self.send_rate).map_err(|e| corrupt(K, e))?,
+            auto_close_session: self.auto_close_session,
+            session_expired_days: SessionTimeoutDays::new(self.session_expired_days).map_err(|e| corrupt(K, e))?,
+            numbers,
+            status: if self.status == "connected" { ChannelStatus::Connected } else { ChannelStatus::Unknown },
+            enabled: self.enabled,
+            created_at: Timestamp::from_micros(self.created_at),
+        })
+    }
+}
+
+/// A claim item (webhook URL, business number, extension number): which entity holds it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClaimItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// The holder's id.
+    pub owner_id: u64,
+}
+
+impl ClaimItem {
+    /// A claim of `key` by `owner_id`.
+    pub fn new(key: keys::Key, owner_id: u64) -> Self {
+        Self { pk: key.0, sk: key.1, owner_id }
+    }
+}
+
+// ---------------------------------------------------------------- directory
+
+/// An extension item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExtensionItem {
+    pk: String,
+    sk: String,
+    kind: String,
+    kind_sort: String,
+    id: u64,
+    number: String,
+    caller_id_name: String,
+    first_name: String,
+    last_name: String,
+    email_addr: String,
+    mobile_number: String,
+    password_hash: String,
+    created_at: i64,
+}
+
+impl ExtensionItem {
+    /// From the domain.
+    pub fn from_domain(e: &Extension) -> Self {
+        let (pk, sk) = keys::extension(e.id);
+        Self {
+            pk,
+            sk,
+            kind: keys::kind::EXTENSION.into(),
+            kind_sort: keys::pad(e.id.get()),
+            id: e.id.get(),
+            number: e.number.as_str().to_owned(),
+            caller_id_name: e.caller_id_name.clone(),
+            first_name: e.first_name.clone(),
+            last_name: e.last_name.clone(),
+            email_addr: e.email_addr.clone(),
+            mobile_number: e.mobile_number.clone(),
+            password_hash: e.password_hash.clone(),
+            created_at: e.created_at.as_micros(),
+        }
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<Extension, CorruptItem> {
+        const K: &str = "extension";
+        Ok(Extension {
+            id: ExtensionId::new(self.id).map_err(|e| corrupt(K, e))?,
+            number: ExtensionNumber::parse(&self.number).map_err(|e| corrupt(K, e))?,
+            caller_id_name: self.caller_id_name,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email_addr: self.email_addr,
+            mobile_number: self.mobile_number,
+            password_hash: self.password_hash,
+            created_at: Timestamp::from_micros(self.created_at),
+        })
+    }
+}
+
+/// A message queue item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct QueueItem {
+    pk: String,
+    sk: String,
+    kind: String,
+    kind_sort: String,
+    id: u64,
+    name: String,
+    assignment_mode: String,
+    members: Vec<u64>,
+    created_at: i64,
+}
+
+impl QueueItem {
+    /// From the domain.
+    pub fn from_domain(q: &MessageQueue) -> Self {
+        let (pk, sk) = keys::queue(q.id);
+        Self {
+            pk,
+            sk,
+            kind: keys::kind::QUEUE.into(),
+            kind_sort: keys::pad(q.id.get()),
+            id: q.id.get(),
+            name: q.name.clone(),
+            assignment_mode: q.assignment_mode.as_str().into(),
+            members: q.members.iter().map(|m| m.get()).collect(),
+            created_at: q.created_at.as_micros(),
+        }
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<MessageQueue, CorruptItem> {
+        const K: &str = "queue";
+        Ok(MessageQueue {
+            id: QueueId::new(self.id).map_err(|e| corrupt(K, e))?,
+            name: self.name,
+            assignment_mode: AssignmentMode::parse(&self.assignment_mode)
+                .ok_or_else(|| corrupt(K, format!("assignment mode {}", self.assignment_mode)))?,
+            members: self
+                .members
+                .into_iter()
+                .map(|m| ExtensionId::new(m).map_err(|e| corrupt(K, e)))
+                .collect::<Result<_, _>>()?,
+            created_at: Timestamp::from_micros(self.created_at),
+        })
+    }
+}
+
+/// A queue-membership item (`AGENT#{ext}` / `QUEUE#{queue}`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MembershipItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// The queue.
+    pub queue_id: u64,
+}
+
+// ---------------------------------------------------------------- inbox
+
+/// An inbound delivery item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InboundItem {
+    pk: String,
+    sk: String,
+    channel_id: u64,
+    state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    msg_id: Option<u64>,
+    #[serde(default)]
+    opened_session: bool,
+    #[serde(default)]
+    events_published: bool,
+    message: InboundMessage,
+    accepted_at: i64,
+    raw_body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outbox_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outbox_due: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unroutable_reason: Option<String>,
+}
+
+impl InboundItem {
+    /// A pending record, due in the outbox at `due`.
+    pub fn pending(r: &InboundRecord, due: Timestamp) -> Self {
+        let (pk, sk) = keys::inbound(&r.key);
+        Self {
+            pk,
+            sk,
+            channel_id: r.key.channel_id.get(),
+            state: "pending".into(),
+            session_id: None,
+            msg_id: None,
+            opened_session: false,
+            events_published: false,
+            message: r.message.clone(),
+            accepted_at: r.accepted_at.as_micros(),
+            raw_body: r.raw_body.clone(),
+            outbox_key: Some(keys::outbox::INBOUND.into()),
+            outbox_due: Some(keys::pad_time(due)),
+            unroutable_reason: None,
+        }
+    }
+
+    /// The state.
+    pub fn state(&self) -> Result<InboundState, CorruptItem> {
+        const K: &str = "inbound";
+        Ok(match self.state.as_str() {
+            "pending" => InboundState::Pending,
+            "unroutable" => InboundState::Unroutable,
+            "routed" => InboundState::Routed {
+                session_id: SessionId::new(self.session_id.unwrap_or(0)).map_err(|e| corrupt(K, e))?,
+                msg_id: MessageId::new(self.msg_id.unwrap_or(0)).map_err(|e| corrupt(K, e))?,
+                opened_session: self.opened_session,
+                events_published: self.events_published,
+            },
+            other => return Err(corrupt(K, format!("state {other}"))),
+        })
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<InboundRecord, CorruptItem> {
+        let state = self.state()?;
+        let key = keys::parse_inbound(&self.pk).ok_or_else(|| corrupt("inbound", "key"))?;
+        Ok(InboundRecord {
+            key,
+            message: self.message,
+            accepted_at: Timestamp::from_micros(self.accepted_at),
+            raw_body: self.raw_body,
+            state,
+        })
+    }
+}
+
+// ---------------------------------------------------------------- sessions
+
+/// A session item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SessionItem {
+    pk: String,
+    sk: String,
+    id: u64,
+    channel_id: u64,
+    business_number: String,
+    customer: String,
+    provider: String,
+    status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    closed_at: Option<i64>,
+    assignment_type: String,
+    assignment_id: u64,
+    origin: String,
+    created_at: i64,
+    last_activity_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_message: Option<LastMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    customer_name: Option<String>,
+    #[serde(default)]
+    unread: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue_key: Option<String>,
+    activity_key: String,
+}
+
+/// Storage names of an assignment.
+pub fn assignment_parts(a: Assignment) -> (&'static str, u64) {
+    match a {
+        Assignment::Queue(q) => ("queue", q.get()),
+        Assignment::Extension(e) => ("extension", e.get()),
+    }
+}
+
+impl SessionItem {
+    /// From the domain.
+    pub fn from_domain(s: &Session) -> Self {
+        let (pk, sk) = keys::session(s.id);
+        let (assignment_type, assignment_id) = assignment_parts(s.assignment);
+        let open = s.is_open();
+        Self {
+            pk,
+            sk,
+            id: s.id.get(),
+            channel_id: s.key.channel_id.get(),
+            business_number: s.key.business_number.as_str().to_owned(),
+            customer: s.key.customer.as_str().to_owned(),
+            provider: s.provider.slug().into(),
+            status: if open { "open".into() } else { "closed".into() },
+            closed_at: match s.status {
+                SessionStatus::Closed { at } => Some(at.as_micros()),
+                SessionStatus::Open => None,
+            },
+            assignment_type: assignment_type.into(),
+            assignment_id,
+            origin: "inbound".into(),
+            created_at: s.created_at.as_micros(),
+            last_activity_at: s.last_activity_at.as_micros(),
+            last_message: s.last_message.clone(),
+            customer_name: s.customer_name.clone(),
+            unread: s.unread,
+            owner_key: match s.assignment {
+                Assignment::Extension(e) => Some(keys::owner_key(e)),
+                Assignment::Queue(_) => None,
+            },
+            queue_key: match s.assignment {
+                Assignment::Queue(q) if open => Some(keys::queue_key(q)),
+                _ => None,
+            },
+            activity_key: keys::activity_key(s.last_activity_at, s.id),
+        }
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<Session, CorruptItem> {
+        const K: &str = "session";
+        let provider =
+            Provider::from_slug(&self.provider).ok_or_else(|| corrupt(K, format!("provider {}", self.provider)))?;
+        let assignment = match self.assignment_type.as_str() {
+            "queue" => Assignment::Queue(QueueId::new(self.assignment_id).map_err(|e| corrupt(K, e))?),
+            "extension" => Assignment::Extension(ExtensionId::new(self.assignment_id).map_err(|e| corrupt(K, e))?),
+            other => return Err(corrupt(K, format!("assignment {other}"))),
+        };
+        Ok(Session {
+            id: SessionId::new(self.id).map_err(|e| corrupt(K, e))?,
+            key: SessionKey {
+                channel_id: ChannelId::new(self.channel_id).map_err(|e| corrupt(K, e))?,
+                business_number: BusinessNumber::parse(&self.business_number).map_err(|e| corrupt(K, e))?,
+                customer: CustomerAddress::parse(&self.customer).map_err(|e| corrupt(K, e))?,
+            },
+            provider,
+            channel_type: provider.channel_type(),
+            status: match (self.status.as_str(), self.closed_at) {
+                ("open", _) => SessionStatus::Open,
+                (_, Some(at)) => SessionStatus::Closed { at: Timestamp::from_micros(at) },
+                (other, None) => return Err(corrupt(K, format!("status {other} without closed_at"))),
+            },
+            assignment,
+            origin: SessionOrigin::Inbound,
+            created_at: Timestamp::from_micros(self.created_at),
+            last_activity_at: Timestamp::from_micros(self.last_activity_at),
+            last_message: self.last_message,
+            customer_name: self.customer_name,
+            unread: self.unread,
+        })
+    }
+}
+
+/// The open-session lock item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OpenLockItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// The open session.
+    pub session_id: u64,
+}
+
+// ---------------------------------------------------------------- messages
+
+/// A message item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MessageItem {
+    pk: String,
+    sk: String,
+    session_id: u64,
+    msg_id: u64,
+    channel_id: u64,
+    direction: Direction,
+    sender: Sender,
+    origin: Origin,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    media: Vec<MediaRef>,
+    created_at: i64,
+    /// Delivery state name (`received`, `queued`, `sending`, `sent`, `failed`).
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    inbound_provider_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sent_provider_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failure: Option<FailureReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_failure: Option<FailureReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    final_at: Option<i64>,
+    #[serde(default)]
+    attempts: u32,
+    /// When the current sender's claim runs out (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<i64>,
+    #[serde(default)]
+    events_published: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outbox_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outbox_due: Option<String>,
+}
+
+impl MessageItem {
+    /// From the domain; `outbox_due` puts it in the outbox.
+    pub fn from_domain(m: &Message, outbox_due: Option<Timestamp>) -> Self {
+        let (pk, sk) = keys::message(m.session_id, m.msg_id);
+        let (sent_provider_id, failure, final_at) = match &m.delivery {
+            DeliveryState::Sent { provider_message_id, at } => {
+                (Some(provider_message_id.clone()), None, Some(at.as_micros()))
+            }
+            DeliveryState::Failed { reason, at } => (None, Some(reason.clone()), Some(at.as_micros())),
+            _ => (None, None, None),
+        };
+        Self {
+            pk,
+            sk,
+            session_id: m.session_id.get(),
+            msg_id: m.msg_id.get(),
+            channel_id: m.channel_id.get(),
+            direction: m.direction,
+            sender: m.sender.clone(),
+            origin: m.origin,
+            text: m.text.clone(),
+            media: m.media.clone(),
+            created_at: m.created_at.as_micros(),
+            state: m.delivery.name().into(),
+            inbound_provider_id: m.provider_message_id.clone(),
+            sent_provider_id,
+            failure,
+            last_failure: None,
+            final_at,
+            attempts: m.attempts,
+            lease_until: None,
+            events_published: m.events_published,
+            outbox_key: outbox_due.map(|_| keys::outbox::OUTBOUND.into()),
+            outbox_due: outbox_due.map(keys::pad_time),
+        }
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<Message, CorruptItem> {
+        const K: &str = "message";
+        let final_at = Timestamp::from_micros(self.final_at.unwrap_or(self.created_at));
+        let delivery = match self.state.as_str() {
+            "received" => DeliveryState::Received,
+            "queued" => DeliveryState::Queued,
+            "sending" => DeliveryState::Sending,
+            "sent" => DeliveryState::Sent {
+                provider_message_id: self.sent_provider_id.ok_or_else(|| corrupt(K, "sent without provider id"))?,
+                at: final_at,
+            },
+            "failed" => DeliveryState::Failed {
+                reason: self.failure.ok_or_else(|| corrupt(K, "failed without reason"))?,
+                at: final_at,
+            },
+            other => return Err(corrupt(K, format!("state {other}"))),
+        };
+        Ok(Message {
+            session_id: SessionId::new(self.session_id).map_err(|e| corrupt(K, e))?,
+            msg_id: MessageId::new(self.msg_id).map_err(|e| corrupt(K, e))?,
+            channel_id: ChannelId::new(self.channel_id).map_err(|e| corrupt(K, e))?,
+            direction: self.direction,
+            sender: self.sender,
+            origin: self.origin,
+            text: self.text,
+            media: self.media,
+            created_at: Timestamp::from_micros(self.created_at),
+            delivery,
+            attempts: self.attempts,
+            provider_message_id: self.inbound_provider_id,
+            events_published: self.events_published,
+        })
+    }
+}
+
+/// A timeline item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TimelineItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// The entry.
+    pub entry: domain::session::TimelineEntry,
+}
+
+impl TimelineItem {
+    /// From the domain.
+    pub fn from_domain(entry: &domain::session::TimelineEntry) -> Self {
+        let discriminator = match &entry.operation {
+            domain::session::Operation::Created { .. } => "created",
+            domain::session::Operation::PickedUp { .. } => "picked_up",
+        };
+        let (pk, sk) = keys::timeline(entry.session_id, entry.at, discriminator);
+        Self { pk, sk, entry: entry.clone() }
+    }
+}
+
+// ---------------------------------------------------------------- auth
+
+/// A token item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// The grant.
+    pub grant: domain::auth::TokenGrant,
+    /// TTL attribute (epoch seconds).
+    pub expires_at: i64,
+}
+
+/// An idempotency item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IdempotencyItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// Request fingerprint.
+    pub fingerprint: String,
+    /// `in_progress` or `done`.
+    pub state: String,
+    /// The stored reply (when done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    /// When an in-progress claim lapses (µs).
+    pub lease_until: i64,
+    /// TTL attribute (epoch seconds).
+    pub expires_at: i64,
+}

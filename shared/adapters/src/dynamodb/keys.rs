@@ -1,0 +1,214 @@
+//! Every DynamoDB key, built in one place per item kind (docs/data-model.md lists them with
+//! their access patterns). Numbers in sort keys are zero-padded to 20 digits so string order is
+//! numeric order.
+
+use domain::channel::Provider;
+use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
+use domain::inbound::InboundKey;
+use domain::session::SessionKey;
+use domain::time::Timestamp;
+
+/// Partition and sort key.
+pub type Key = (String, String);
+
+/// Zero-pads a number for sort keys.
+pub fn pad(n: u64) -> String {
+    format!("{n:020}")
+}
+
+/// Zero-pads a (non-negative) timestamp for sort keys.
+pub fn pad_time(t: Timestamp) -> String {
+    format!("{:020}", t.as_micros().max(0))
+}
+
+// ---------------------------------------------------------------- directory table
+
+/// A channel.
+pub fn channel(id: ChannelId) -> Key {
+    (format!("CHANNEL#{id}"), "CHANNEL".into())
+}
+
+/// The claim of a webhook URL by a channel.
+pub fn webhook(provider: Provider, token: &WebhookToken) -> Key {
+    (format!("WEBHOOK#{}#{}", provider.slug(), token.as_str()), "WEBHOOK".into())
+}
+
+/// The claim of a business number by a channel.
+pub fn number(number: &str) -> Key {
+    (format!("NUMBER#{number}"), "NUMBER".into())
+}
+
+/// An extension.
+pub fn extension(id: ExtensionId) -> Key {
+    (format!("EXT#{id}"), "EXT".into())
+}
+
+/// The claim of an extension number.
+pub fn extension_number(number: &ExtensionNumber) -> Key {
+    (format!("EXTNUM#{}", number.as_str()), "EXTNUM".into())
+}
+
+/// A message queue.
+pub fn queue(id: QueueId) -> Key {
+    (format!("QUEUE#{id}"), "QUEUE".into())
+}
+
+/// Partition of an agent's queue memberships.
+pub fn agent_partition(ext: ExtensionId) -> String {
+    format!("AGENT#{ext}")
+}
+
+/// One queue membership of an agent.
+pub fn agent_membership(ext: ExtensionId, queue: QueueId) -> Key {
+    (agent_partition(ext), format!("QUEUE#{}", pad(queue.get())))
+}
+
+/// `kind` values of the KindIndex.
+pub mod kind {
+    /// Channels.
+    pub const CHANNEL: &str = "CHANNEL";
+    /// Extensions.
+    pub const EXTENSION: &str = "EXT";
+    /// Queues.
+    pub const QUEUE: &str = "QUEUE";
+}
+
+/// A sequence counter (in the table of the entities it numbers).
+pub fn sequence(sequence: Sequence) -> Key {
+    (format!("SEQ#{}", sequence.name()), "SEQ".into())
+}
+
+// ---------------------------------------------------------------- conversation table
+
+/// An inbound delivery.
+pub fn inbound(key: &InboundKey) -> Key {
+    (format!("INBOUND#{}#{}", key.channel_id, key.provider_message_id.as_str()), "INBOUND".into())
+}
+
+/// Parses an inbound partition key back into its [`InboundKey`].
+pub fn parse_inbound(pk: &str) -> Option<InboundKey> {
+    let rest = pk.strip_prefix("INBOUND#")?;
+    let (channel, provider_id) = rest.split_once('#')?;
+    Some(InboundKey {
+        channel_id: channel.parse().ok()?,
+        provider_message_id: domain::ids::ProviderMessageId::parse(provider_id).ok()?,
+    })
+}
+
+/// A session's partition (the session item, its messages and its timeline).
+pub fn session_partition(id: SessionId) -> String {
+    format!("SESSION#{id}")
+}
+
+/// A session item.
+pub fn session(id: SessionId) -> Key {
+    (session_partition(id), "SESSION".into())
+}
+
+/// The lock that makes a session the one open session of its key.
+pub fn open_session(key: &SessionKey) -> Key {
+    (format!("OPEN#{}#{}#{}", key.channel_id, key.business_number.as_str(), key.customer.as_str()), "OPEN".into())
+}
+
+/// Sort-key prefix of messages.
+pub const MESSAGE_PREFIX: &str = "MSG#";
+
+/// A message.
+pub fn message(session: SessionId, msg: MessageId) -> Key {
+    (session_partition(session), format!("{MESSAGE_PREFIX}{}", pad(msg.get())))
+}
+
+/// Parses a message key.
+pub fn parse_message(pk: &str, sk: &str) -> Option<(SessionId, MessageId)> {
+    let session = pk.strip_prefix("SESSION#")?.parse().ok()?;
+    let msg = sk.strip_prefix(MESSAGE_PREFIX)?.parse().ok()?;
+    Some((session, msg))
+}
+
+/// Sort-key prefix of timeline entries.
+pub const TIMELINE_PREFIX: &str = "OP#";
+
+/// A timeline entry (time plus a discriminator so two entries in the same microsecond coexist).
+pub fn timeline(session: SessionId, at: Timestamp, discriminator: &str) -> Key {
+    (session_partition(session), format!("{TIMELINE_PREFIX}{}#{discriminator}", pad_time(at)))
+}
+
+/// A channel's send schedule.
+pub fn pacer(channel: ChannelId) -> Key {
+    (format!("PACER#{channel}"), "PACER".into())
+}
+
+/// A business number's statistics partition.
+pub fn stats_partition(channel: ChannelId, number: &str) -> String {
+    format!("STATS#{channel}#{number}")
+}
+
+/// Sort key of a day's statistics.
+pub fn stats_day(day: &str) -> String {
+    format!("DAY#{day}")
+}
+
+/// Sort key of all-time statistics.
+pub const STATS_ALL: &str = "ALL";
+
+/// OwnerIndex partition of an extension's sessions.
+pub fn owner_key(ext: ExtensionId) -> String {
+    format!("EXT#{ext}")
+}
+
+/// QueueIndex partition of a queue's waiting sessions.
+pub fn queue_key(queue: QueueId) -> String {
+    format!("QUEUE#{queue}")
+}
+
+/// OwnerIndex/QueueIndex sort key: most recent activity last.
+pub fn activity_key(at: Timestamp, session: SessionId) -> String {
+    format!("{}#{}", pad_time(at), pad(session.get()))
+}
+
+/// OutboxIndex partitions.
+pub mod outbox {
+    /// Inbound deliveries not yet routed or announced.
+    pub const INBOUND: &str = "inbound";
+    /// Outbound messages not yet final or announced.
+    pub const OUTBOUND: &str = "outbound";
+}
+
+// ---------------------------------------------------------------- auth table
+
+/// A token, by hash.
+pub fn token(hash: &str) -> Key {
+    (format!("TOKEN#{hash}"), "TOKEN".into())
+}
+
+/// An idempotency record.
+pub fn idempotency(scope_key: &str) -> Key {
+    (format!("IDEMP#{scope_key}"), "IDEMP".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ids::ProviderMessageId;
+
+    #[test]
+    fn inbound_keys_round_trip_even_with_hashes_in_the_provider_id() {
+        let key = InboundKey {
+            channel_id: ChannelId::new(12).unwrap(),
+            provider_message_id: ProviderMessageId::parse("abc#def#1").unwrap(),
+        };
+        let (pk, _) = inbound(&key);
+        assert_eq!(pk, "INBOUND#12#abc#def#1");
+        assert_eq!(parse_inbound(&pk), Some(key));
+    }
+
+    #[test]
+    fn message_keys_sort_numerically() {
+        let s = SessionId::new(1).unwrap();
+        let (_, nine) = message(s, MessageId::new(9).unwrap());
+        let (_, ten) = message(s, MessageId::new(10).unwrap());
+        assert!(nine < ten);
+        let (pk, sk) = message(s, MessageId::new(10).unwrap());
+        assert_eq!(parse_message(&pk, &sk), Some((s, MessageId::new(10).unwrap())));
+    }
+}

@@ -1,0 +1,18 @@
+//! Adapters: the domain's ports implemented over AWS and HTTP, plus in-memory fakes.
+//!
+//! # Layout
+//! * [`dynamodb`]: every store port over the Directory, Conversation and Auth tables.
+//! * [`sqs`]: the routing and sending work queues.
+//! * [`eventbridge`]: the domain event publisher.
+//! * [`http`]: provider API calls with `reqwest`.
+//! * [`system`]: the system clock and the OS random source.
+//! * `memory` (feature `testing`): in-memory versions of all of the above for fast tests.
+#![allow(async_fn_in_trait)]
+
+pub mod dynamodb;
+pub mod eventbridge;
+pub mod http;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
+pub mod sqs;
+pub mod system;

@@ -1,0 +1,775 @@
+//! In-memory implementations of every port, for fast handler and use-case tests. They keep the
+//! DynamoDB adapter's semantics (conditions, claims, sparse outbox) so a test against them means
+//! the same thing; system tests run the real adapters against the emulator.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use domain::auth::TokenGrant;
+use domain::channel::{Channel, Provider};
+use domain::directory::{Extension, MessageQueue};
+use domain::events::DomainEvent;
+use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
+use domain::inbound::{self, InboundJob, InboundKey, InboundRecord, InboundState};
+use domain::message::{DeliveryState, Message, Origin, OutboundJob};
+use domain::ports::{
+    AssignmentChange, ChannelConflict, ChannelReader, ChannelWriter, Clock, DeliveryResult, EventPublisher,
+    ExtensionConflict, ExtensionDirectory, IdempotencyStart, IdempotencyStore, InboundCommit, InboundCommitOutcome,
+    InboundQueue, Inbox, InboxInsert, OutboundCommit, OutboundCommitOutcome, OutboundLedger, OutboundQueue, Outbox,
+    OutboxEntry, Pacer, ProviderHttp, QueueDirectory, Random, SendClaim, Sequences, SessionStore, SessionTarget,
+    StatsReader, StoreError, TokenStore,
+};
+use domain::provider::{ProviderRequest, ProviderResponse};
+use domain::services::idempotency::IN_PROGRESS_LEASE;
+use domain::session::{Assignment, LastMessage, Session, SessionKey, SessionStatus, TimelineEntry};
+use domain::stats::{Counters, StatsDelta};
+use domain::time::Timestamp;
+use domain::webhook::Headers;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Debug, Clone)]
+struct StoredMessage {
+    message: Message,
+    lease_until: Option<Timestamp>,
+    outbox_due: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+struct StoredInbound {
+    record: InboundRecord,
+    outbox_due: Option<Timestamp>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sequences: HashMap<&'static str, u64>,
+    channels: BTreeMap<ChannelId, Channel>,
+    webhook_claims: HashMap<(Provider, String), ChannelId>,
+    number_claims: HashMap<String, ChannelId>,
+    extensions: BTreeMap<ExtensionId, Extension>,
+    extension_numbers: HashMap<String, ExtensionId>,
+    queues: BTreeMap<QueueId, MessageQueue>,
+    memberships: HashMap<ExtensionId, BTreeSet<QueueId>>,
+    inbox: HashMap<InboundKey, StoredInbound>,
+    locks: HashMap<SessionKey, SessionId>,
+    sessions: BTreeMap<SessionId, Session>,
+    messages: BTreeMap<(SessionId, MessageId), StoredMessage>,
+    timeline: Vec<TimelineEntry>,
+    pacers: HashMap<ChannelId, (Timestamp, Option<Timestamp>)>,
+    stats: HashMap<(ChannelId, String, String), Counters>,
+    tokens: HashMap<String, TokenGrant>,
+    idempotency: HashMap<String, (String, Option<String>, Timestamp)>,
+}
+
+/// Every store port in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of stored inbound records (tests assert "nothing stored").
+    pub fn inbound_count(&self) -> usize {
+        lock(&self.state).inbox.len()
+    }
+
+    /// Number of sessions.
+    pub fn session_count(&self) -> usize {
+        lock(&self.state).sessions.len()
+    }
+
+    /// Every message, by (session, id).
+    pub fn all_messages(&self) -> Vec<Message> {
+        lock(&self.state).messages.values().map(|m| m.message.clone()).collect()
+    }
+
+    /// Where the outbox has an outbound message due, if anywhere.
+    pub fn outbound_due(&self, session: SessionId, msg: MessageId) -> Option<Timestamp> {
+        lock(&self.state).messages.get(&(session, msg)).and_then(|m| m.outbox_due)
+    }
+}
+
+fn stats_add(state: &mut State, delta: &StatsDelta) {
+    for bucket in [delta.at.utc_day(), "ALL".to_owned()] {
+        let c = state.stats.entry((delta.channel_id, delta.number.clone(), bucket)).or_default();
+        match delta.counter {
+            domain::stats::Counter::Sent => c.sent += 1,
+            domain::stats::Counter::Failed => c.failed += 1,
+            domain::stats::Counter::Received => c.received += 1,
+        }
+        if delta.origin == Origin::Agent {
+            c.agent += 1;
+        }
+    }
+}
+
+impl Sequences for InMemoryStore {
+    async fn next_id(&self, sequence: Sequence) -> Result<u64, StoreError> {
+        let mut s = lock(&self.state);
+        let v = s.sequences.entry(sequence.name()).or_insert(0);
+        *v += 1;
+        Ok(*v)
+    }
+}
+
+impl ChannelReader for InMemoryStore {
+    async fn channel_by_webhook(
+        &self,
+        provider: Provider,
+        token: &WebhookToken,
+    ) -> Result<Option<Channel>, StoreError> {
+        let s = lock(&self.state);
+        Ok(s.webhook_claims.get(&(provider, token.as_str().to_owned())).and_then(|id| s.channels.get(id)).cloned())
+    }
+
+    async fn channel(&self, id: ChannelId) -> Result<Option<Channel>, StoreError> {
+        Ok(lock(&self.state).channels.get(&id).cloned())
+    }
+
+    async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
+        Ok(lock(&self.state).channels.values().cloned().collect())
+    }
+}
+
+impl ChannelWriter for InMemoryStore {
+    async fn insert_channel(&self, channel: &Channel) -> Result<Result<(), ChannelConflict>, StoreError> {
+        let mut s = lock(&self.state);
+        if s.webhook_claims.contains_key(&(channel.provider(), channel.webhook_token.as_str().to_owned())) {
+            return Ok(Err(ChannelConflict::TokenTaken));
+        }
+        for rule in &channel.numbers {
+            if let Some(holder) = s.number_claims.get(rule.number.as_str()) {
+                return Ok(Err(ChannelConflict::NumberTaken {
+                    number: rule.number.as_str().to_owned(),
+                    channel_id: *holder,
+                }));
+            }
+        }
+        s.webhook_claims.insert((channel.provider(), channel.webhook_token.as_str().to_owned()), channel.id);
+        for rule in &channel.numbers {
+            s.number_claims.insert(rule.number.as_str().to_owned(), channel.id);
+        }
+        s.channels.insert(channel.id, channel.clone());
+        Ok(Ok(()))
+    }
+}
+
+impl ExtensionDirectory for InMemoryStore {
+    async fn insert_extension(&self, ext: &Extension) -> Result<Result<(), ExtensionConflict>, StoreError> {
+        let mut s = lock(&self.state);
+        if s.extension_numbers.contains_key(ext.number.as_str()) {
+            return Ok(Err(ExtensionConflict::NumberTaken));
+        }
+        s.extension_numbers.insert(ext.number.as_str().to_owned(), ext.id);
+        s.extensions.insert(ext.id, ext.clone());
+        Ok(Ok(()))
+    }
+
+    async fn extension(&self, id: ExtensionId) -> Result<Option<Extension>, StoreError> {
+        Ok(lock(&self.state).extensions.get(&id).cloned())
+    }
+
+    async fn extension_by_number(&self, number: &ExtensionNumber) -> Result<Option<Extension>, StoreError> {
+        let s = lock(&self.state);
+        Ok(s.extension_numbers.get(number.as_str()).and_then(|id| s.extensions.get(id)).cloned())
+    }
+
+    async fn extensions(&self) -> Result<Vec<Extension>, StoreError> {
+        Ok(lock(&self.state).extensions.values().cloned().collect())
+    }
+}
+
+impl QueueDirectory for InMemoryStore {
+    async fn insert_queue(&self, queue: &MessageQueue) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        for m in &queue.members {
+            s.memberships.entry(*m).or_default().insert(queue.id);
+        }
+        s.queues.insert(queue.id, queue.clone());
+        Ok(())
+    }
+
+    async fn queue(&self, id: QueueId) -> Result<Option<MessageQueue>, StoreError> {
+        Ok(lock(&self.state).queues.get(&id).cloned())
+    }
+
+    async fn queues(&self) -> Result<Vec<MessageQueue>, StoreError> {
+        Ok(lock(&self.state).queues.values().cloned().collect())
+    }
+
+    async fn queues_of_agent(&self, ext: ExtensionId) -> Result<Vec<QueueId>, StoreError> {
+        Ok(lock(&self.state).memberships.get(&ext).map(|q| q.iter().copied().collect()).unwrap_or_default())
+    }
+}
+
+impl Inbox for InMemoryStore {
+    async fn insert_pending(&self, record: &InboundRecord) -> Result<InboxInsert, StoreError> {
+        let mut s = lock(&self.state);
+        if let Some(existing) = s.inbox.get(&record.key) {
+            return Ok(InboxInsert::Duplicate(existing.record.state));
+        }
+        let due = record.accepted_at.plus(inbound::OUTBOX_GRACE);
+        s.inbox.insert(record.key.clone(), StoredInbound { record: record.clone(), outbox_due: Some(due) });
+        Ok(InboxInsert::Stored)
+    }
+
+    async fn inbound(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError> {
+        Ok(lock(&self.state).inbox.get(key).map(|i| i.record.clone()))
+    }
+
+    async fn mark_events_published(&self, key: &InboundKey) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        if let Some(i) = s.inbox.get_mut(key)
+            && let InboundState::Routed { events_published, .. } = &mut i.record.state
+        {
+            *events_published = true;
+            i.outbox_due = None;
+        }
+        Ok(())
+    }
+
+    async fn mark_unroutable(&self, key: &InboundKey, _reason: &str) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        if let Some(i) = s.inbox.get_mut(key)
+            && i.record.state == InboundState::Pending
+        {
+            i.record.state = InboundState::Unroutable;
+            i.outbox_due = None;
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for InMemoryStore {
+    async fn open_session_id(&self, key: &SessionKey) -> Result<Option<SessionId>, StoreError> {
+        Ok(lock(&self.state).locks.get(key).copied())
+    }
+
+    async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        Ok(lock(&self.state).sessions.get(&id).cloned())
+    }
+
+    async fn commit_inbound(&self, commit: &InboundCommit) -> Result<InboundCommitOutcome, StoreError> {
+        let mut s = lock(&self.state);
+        match s.inbox.get(&commit.inbound) {
+            Some(i) if i.record.state == InboundState::Pending => {}
+            _ => return Ok(InboundCommitOutcome::AlreadyRouted),
+        }
+        let msg = &commit.message;
+        let opened = match &commit.target {
+            SessionTarget::New { session, created } => {
+                if s.locks.contains_key(&session.key) || s.sessions.contains_key(&session.id) {
+                    return Ok(InboundCommitOutcome::KeyTaken);
+                }
+                s.locks.insert(session.key.clone(), session.id);
+                s.sessions.insert(session.id, (**session).clone());
+                s.timeline.push(created.clone());
+                true
+            }
+            SessionTarget::Existing { session_id } => {
+                let Some(session) = s.sessions.get_mut(session_id).filter(|x| x.is_open()) else {
+                    return Ok(InboundCommitOutcome::SessionNotOpen);
+                };
+                session.last_activity_at = commit.at;
+                session.last_message = Some(LastMessage::new(msg.msg_id, msg.text.as_deref(), true, commit.at));
+                session.unread += 1;
+                false
+            }
+        };
+        s.messages.insert(
+            (msg.session_id, msg.msg_id),
+            StoredMessage { message: msg.clone(), lease_until: None, outbox_due: None },
+        );
+        stats_add(&mut s, &commit.stats);
+        if let Some(i) = s.inbox.get_mut(&commit.inbound) {
+            i.record.state = InboundState::Routed {
+                session_id: msg.session_id,
+                msg_id: msg.msg_id,
+                opened_session: opened,
+                events_published: false,
+            };
+        }
+        Ok(InboundCommitOutcome::Committed)
+    }
+
+    async fn commit_outbound(&self, commit: &OutboundCommit) -> Result<OutboundCommitOutcome, StoreError> {
+        let mut s = lock(&self.state);
+        let msg = &commit.message;
+        let Some(session) = s.sessions.get_mut(&msg.session_id).filter(|x| x.is_open()) else {
+            return Ok(OutboundCommitOutcome::SessionChanged);
+        };
+        match &commit.assignment {
+            AssignmentChange::Keep { expected } if session.assignment == *expected => {}
+            AssignmentChange::TakeFromQueue { queue, agent, .. } if session.assignment == Assignment::Queue(*queue) => {
+                session.assignment = Assignment::Extension(*agent);
+            }
+            _ => return Ok(OutboundCommitOutcome::SessionChanged),
+        }
+        session.last_activity_at = msg.created_at;
+        session.last_message = Some(LastMessage::new(msg.msg_id, msg.text.as_deref(), false, msg.created_at));
+        session.unread = 0;
+        if let AssignmentChange::TakeFromQueue { entry, .. } = &commit.assignment {
+            s.timeline.push(entry.clone());
+        }
+        s.messages.insert(
+            (msg.session_id, msg.msg_id),
+            StoredMessage { message: msg.clone(), lease_until: None, outbox_due: Some(commit.outbox_due) },
+        );
+        Ok(OutboundCommitOutcome::Committed)
+    }
+
+    async fn sessions_of_extension(&self, ext: ExtensionId, limit: usize) -> Result<Vec<Session>, StoreError> {
+        let s = lock(&self.state);
+        let mut list: Vec<Session> =
+            s.sessions.values().filter(|x| x.assignment == Assignment::Extension(ext)).cloned().collect();
+        list.sort_by_key(|x| std::cmp::Reverse((x.last_activity_at, x.id)));
+        list.truncate(limit);
+        Ok(list)
+    }
+
+    async fn sessions_in_queue(&self, queue: QueueId, limit: usize) -> Result<Vec<Session>, StoreError> {
+        let s = lock(&self.state);
+        let mut list: Vec<Session> =
+            s.sessions.values().filter(|x| x.is_open() && x.assignment == Assignment::Queue(queue)).cloned().collect();
+        list.sort_by_key(|x| std::cmp::Reverse((x.last_activity_at, x.id)));
+        list.truncate(limit);
+        Ok(list)
+    }
+
+    async fn messages(
+        &self,
+        session: SessionId,
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let s = lock(&self.state);
+        let mut list: Vec<Message> = s
+            .messages
+            .values()
+            .filter(|m| m.message.session_id == session && before.is_none_or(|b| m.message.msg_id < b))
+            .map(|m| m.message.clone())
+            .collect();
+        list.sort_by_key(|m| std::cmp::Reverse(m.msg_id));
+        list.truncate(limit);
+        Ok(list)
+    }
+
+    async fn timeline(&self, session: SessionId) -> Result<Vec<TimelineEntry>, StoreError> {
+        let s = lock(&self.state);
+        let mut list: Vec<TimelineEntry> = s.timeline.iter().filter(|e| e.session_id == session).cloned().collect();
+        list.sort_by_key(|e| e.at);
+        Ok(list)
+    }
+}
+
+impl OutboundLedger for InMemoryStore {
+    async fn message(&self, session: SessionId, msg: MessageId) -> Result<Option<Message>, StoreError> {
+        Ok(lock(&self.state).messages.get(&(session, msg)).map(|m| m.message.clone()))
+    }
+
+    async fn claim_for_send(
+        &self,
+        session: SessionId,
+        msg: MessageId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<SendClaim, StoreError> {
+        let mut s = lock(&self.state);
+        let Some(stored) = s.messages.get_mut(&(session, msg)) else {
+            return Ok(SendClaim::Missing);
+        };
+        let claimable = match stored.message.delivery {
+            DeliveryState::Queued => true,
+            DeliveryState::Sending => stored.lease_until.is_some_and(|l| l < now),
+            _ => return Ok(SendClaim::AlreadyFinal),
+        };
+        if !claimable {
+            return Ok(SendClaim::HeldElsewhere);
+        }
+        stored.message.delivery = DeliveryState::Sending;
+        stored.message.attempts += 1;
+        stored.lease_until = Some(lease_until);
+        stored.outbox_due = Some(lease_until);
+        Ok(SendClaim::Claimed(Box::new(stored.message.clone())))
+    }
+
+    async fn record_delivery(
+        &self,
+        message: &Message,
+        attempt: u32,
+        result: &DeliveryResult,
+        at: Timestamp,
+        stats: Option<&StatsDelta>,
+    ) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        let Some(stored) = s.messages.get_mut(&(message.session_id, message.msg_id)) else {
+            return Ok(false);
+        };
+        if stored.message.delivery != DeliveryState::Sending || stored.message.attempts != attempt {
+            return Ok(false);
+        }
+        stored.lease_until = None;
+        match result {
+            DeliveryResult::Sent { provider_message_id } => {
+                stored.message.delivery = DeliveryState::Sent { provider_message_id: provider_message_id.clone(), at };
+                stored.message.events_published = false;
+            }
+            DeliveryResult::Failed(reason) => {
+                stored.message.delivery = DeliveryState::Failed { reason: reason.clone(), at };
+                stored.message.events_published = false;
+            }
+            DeliveryResult::Retry { outbox_due, .. } => {
+                stored.message.delivery = DeliveryState::Queued;
+                stored.outbox_due = Some(*outbox_due);
+            }
+        }
+        if let Some(delta) = stats {
+            stats_add(&mut s, delta);
+        }
+        Ok(true)
+    }
+
+    async fn mark_events_published(&self, session: SessionId, msg: MessageId) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        if let Some(stored) = s.messages.get_mut(&(session, msg))
+            && stored.message.delivery.is_final()
+        {
+            stored.message.events_published = true;
+            stored.outbox_due = None;
+        }
+        Ok(())
+    }
+
+    async fn set_outbox_due(&self, session: SessionId, msg: MessageId, due: Timestamp) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        if let Some(stored) = s.messages.get_mut(&(session, msg))
+            && stored.message.delivery == DeliveryState::Queued
+        {
+            stored.outbox_due = Some(due);
+        }
+        Ok(())
+    }
+}
+
+impl Pacer for InMemoryStore {
+    async fn reserve(&self, channel: ChannelId, interval: Duration, now: Timestamp) -> Result<Timestamp, StoreError> {
+        let mut s = lock(&self.state);
+        let entry = s.pacers.entry(channel).or_insert((now, None));
+        let slot = entry.0.max(now);
+        entry.0 = slot.plus(interval);
+        Ok(slot)
+    }
+
+    async fn pause_until(&self, channel: ChannelId, until: Timestamp) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        let entry = s.pacers.entry(channel).or_insert((until, None));
+        entry.0 = entry.0.max(until);
+        entry.1 = Some(entry.1.map_or(until, |p| p.max(until)));
+        Ok(())
+    }
+
+    async fn paused_until(&self, channel: ChannelId) -> Result<Option<Timestamp>, StoreError> {
+        Ok(lock(&self.state).pacers.get(&channel).and_then(|p| p.1))
+    }
+}
+
+impl Outbox for InMemoryStore {
+    async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let s = lock(&self.state);
+        let mut entries: Vec<OutboxEntry> = s
+            .inbox
+            .values()
+            .filter_map(|i| {
+                i.outbox_due.filter(|d| *d <= now).map(|due| OutboxEntry::Inbound { key: i.record.key.clone(), due })
+            })
+            .chain(s.messages.values().filter_map(|m| {
+                m.outbox_due.filter(|d| *d <= now).map(|due| OutboxEntry::Outbound {
+                    job: OutboundJob {
+                        session_id: m.message.session_id,
+                        msg_id: m.message.msg_id,
+                        channel_id: m.message.channel_id,
+                        slot: None,
+                    },
+                    due,
+                })
+            }))
+            .collect();
+        entries.sort_by_key(|e| match e {
+            OutboxEntry::Inbound { due, .. } | OutboxEntry::Outbound { due, .. } => *due,
+        });
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
+    async fn postpone(&self, entry: &OutboxEntry, until: Timestamp) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        let slot = match entry {
+            OutboxEntry::Inbound { key, due } => s.inbox.get_mut(key).map(|i| (&mut i.outbox_due, *due)),
+            OutboxEntry::Outbound { job, due } => {
+                s.messages.get_mut(&(job.session_id, job.msg_id)).map(|m| (&mut m.outbox_due, *due))
+            }
+        };
+        match slot {
+            Some((current, due)) if *current == Some(due) => {
+                *current = Some(until);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+impl StatsReader for InMemoryStore {
+    async fn number_stats(
+        &self,
+        channel: ChannelId,
+        number: &str,
+        days: Option<(String, String)>,
+    ) -> Result<Counters, StoreError> {
+        let s = lock(&self.state);
+        let mut total = Counters::default();
+        for ((c, n, bucket), counters) in &s.stats {
+            let in_range = match &days {
+                None => bucket == "ALL",
+                Some((from, to)) => bucket != "ALL" && bucket >= from && bucket <= to,
+            };
+            if *c == channel && n == number && in_range {
+                total.add(counters);
+            }
+        }
+        Ok(total)
+    }
+}
+
+impl TokenStore for InMemoryStore {
+    async fn put_token(&self, token_hash: &str, grant: &TokenGrant) -> Result<(), StoreError> {
+        lock(&self.state).tokens.insert(token_hash.to_owned(), grant.clone());
+        Ok(())
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenGrant>, StoreError> {
+        Ok(lock(&self.state).tokens.get(token_hash).cloned())
+    }
+}
+
+impl IdempotencyStore for InMemoryStore {
+    async fn start(&self, scope_key: &str, fingerprint: &str, now: Timestamp) -> Result<IdempotencyStart, StoreError> {
+        let mut s = lock(&self.state);
+        match s.idempotency.get(scope_key) {
+            None => {}
+            Some((fp, _, _)) if fp != fingerprint => return Ok(IdempotencyStart::Mismatch),
+            Some((_, Some(response), _)) => return Ok(IdempotencyStart::Replay(response.clone())),
+            Some((_, None, lease)) if *lease >= now => return Ok(IdempotencyStart::InProgress),
+            Some(_) => {}
+        }
+        s.idempotency.insert(scope_key.to_owned(), (fingerprint.to_owned(), None, now.plus(IN_PROGRESS_LEASE)));
+        Ok(IdempotencyStart::Fresh)
+    }
+
+    async fn complete(&self, scope_key: &str, response: &str, _now: Timestamp) -> Result<(), StoreError> {
+        if let Some(entry) = lock(&self.state).idempotency.get_mut(scope_key) {
+            entry.1 = Some(response.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn release(&self, scope_key: &str) -> Result<(), StoreError> {
+        lock(&self.state).idempotency.remove(scope_key);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- queues, bus, provider, clock
+
+/// Records queued jobs; can be made to fail like an unavailable SQS.
+#[derive(Debug, Default)]
+pub struct InMemoryQueues {
+    inbound: Mutex<Vec<InboundJob>>,
+    outbound: Mutex<Vec<(OutboundJob, u32)>>,
+    failing: Mutex<bool>,
+}
+
+impl InMemoryQueues {
+    /// Empty queues.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every enqueue fail (or succeed again).
+    pub fn set_failing(&self, failing: bool) {
+        *lock(&self.failing) = failing;
+    }
+
+    /// Takes the inbound jobs queued so far.
+    pub fn take_inbound(&self) -> Vec<InboundJob> {
+        std::mem::take(&mut *lock(&self.inbound))
+    }
+
+    /// Takes the outbound jobs (with their delays) queued so far.
+    pub fn take_outbound(&self) -> Vec<(OutboundJob, u32)> {
+        std::mem::take(&mut *lock(&self.outbound))
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if *lock(&self.failing) { Err(StoreError::retryable("enqueue", "queue unavailable (test)")) } else { Ok(()) }
+    }
+}
+
+impl InboundQueue for InMemoryQueues {
+    async fn enqueue_inbound(&self, job: &InboundJob) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.inbound).push(job.clone());
+        Ok(())
+    }
+}
+
+impl OutboundQueue for InMemoryQueues {
+    async fn enqueue_outbound(&self, job: &OutboundJob, delay_seconds: u32) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.outbound).push((job.clone(), delay_seconds));
+        Ok(())
+    }
+}
+
+/// Records published events; can be made to fail.
+#[derive(Debug, Default)]
+pub struct InMemoryEvents {
+    events: Mutex<Vec<DomainEvent>>,
+    failing: Mutex<bool>,
+}
+
+impl InMemoryEvents {
+    /// No events yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every publish fail (or succeed again).
+    pub fn set_failing(&self, failing: bool) {
+        *lock(&self.failing) = failing;
+    }
+
+    /// The events published so far.
+    pub fn published(&self) -> Vec<DomainEvent> {
+        lock(&self.events).clone()
+    }
+}
+
+impl EventPublisher for InMemoryEvents {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError> {
+        if *lock(&self.failing) {
+            return Err(StoreError::retryable("publish events", "bus unavailable (test)"));
+        }
+        lock(&self.events).extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// A provider that answers from a script (then accepts everything) and records every call.
+#[derive(Debug, Default)]
+pub struct ScriptedProvider {
+    script: Mutex<VecDeque<ProviderResponse>>,
+    calls: Mutex<Vec<ProviderRequest>>,
+}
+
+impl ScriptedProvider {
+    /// Accepts everything until scripted otherwise.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next calls get these answers, in order.
+    pub fn script(&self, responses: impl IntoIterator<Item = ProviderResponse>) {
+        lock(&self.script).extend(responses);
+    }
+
+    /// Every call made so far.
+    pub fn calls(&self) -> Vec<ProviderRequest> {
+        lock(&self.calls).clone()
+    }
+}
+
+impl ProviderHttp for ScriptedProvider {
+    async fn execute(&self, request: &ProviderRequest) -> ProviderResponse {
+        let n = {
+            let mut calls = lock(&self.calls);
+            calls.push(request.clone());
+            calls.len()
+        };
+        lock(&self.script).pop_front().unwrap_or_else(|| ProviderResponse::Http {
+            status: 200,
+            headers: Headers::default(),
+            body: format!(r#"{{"data":{{"id":"provider-msg-{n}"}}}}"#).into_bytes(),
+        })
+    }
+}
+
+/// A clock that only moves when told to (or when someone sleeps until later).
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<Timestamp>,
+}
+
+impl ManualClock {
+    /// Starts at `start`.
+    pub fn new(start: Timestamp) -> Self {
+        Self { now: Mutex::new(start) }
+    }
+
+    /// Moves time forward.
+    pub fn advance(&self, d: Duration) {
+        let mut now = lock(&self.now);
+        *now = now.plus(d);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *lock(&self.now)
+    }
+
+    async fn sleep_until(&self, t: Timestamp) {
+        let mut now = lock(&self.now);
+        if t > *now {
+            *now = t;
+        }
+    }
+}
+
+/// Deterministic "randomness": a counter spread over the bytes.
+#[derive(Debug, Default)]
+pub struct CountingRandom {
+    counter: Mutex<u64>,
+}
+
+impl Random for CountingRandom {
+    fn bytes<const N: usize>(&self) -> [u8; N] {
+        let mut c = lock(&self.counter);
+        *c += 1;
+        let seed = c.to_le_bytes();
+        let mut out = [0u8; N];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = seed[i % 8].wrapping_add(u8::try_from(i % 200).unwrap_or(0)).wrapping_mul(7) % 200;
+        }
+        out
+    }
+}
+
+/// Marks a closed session (tests of the closed-session rules).
+pub fn close_session_for_test(store: &InMemoryStore, id: SessionId, at: Timestamp) {
+    let mut s = lock(&store.state);
+    if let Some(session) = s.sessions.get_mut(&id) {
+        session.status = SessionStatus::Closed { at };
+        let key = session.key.clone();
+        s.locks.remove(&key);
+    }
+}

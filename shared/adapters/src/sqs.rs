@@ -1,0 +1,69 @@
+//! SQS implementations of the work queues: JSON job bodies, per-message `DelaySeconds`.
+
+use aws_sdk_sqs::Client;
+use domain::inbound::InboundJob;
+use domain::message::OutboundJob;
+use domain::pacing::MAX_QUEUE_DELAY_SECONDS;
+use domain::ports::{InboundQueue, OutboundQueue, StoreError};
+
+/// A standard SQS queue (per-message delays need a standard queue, not FIFO).
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsQueue {
+    /// A queue by URL.
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self { client, queue_url: queue_url.into() }
+    }
+
+    async fn send(&self, operation: &'static str, body: String, delay_seconds: u32) -> Result<(), StoreError> {
+        let delay = i32::try_from(delay_seconds.min(MAX_QUEUE_DELAY_SECONDS)).unwrap_or(0);
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .map_err(|e| StoreError::retryable(operation, e))?;
+        Ok(())
+    }
+}
+
+impl InboundQueue for SqsQueue {
+    async fn enqueue_inbound(&self, job: &InboundJob) -> Result<(), StoreError> {
+        let body = serde_json::to_string(job).map_err(|e| StoreError::permanent("encode inbound job", e))?;
+        self.send("enqueue inbound job", body, 0).await
+    }
+}
+
+impl OutboundQueue for SqsQueue {
+    async fn enqueue_outbound(&self, job: &OutboundJob, delay_seconds: u32) -> Result<(), StoreError> {
+        let body = serde_json::to_string(job).map_err(|e| StoreError::permanent("encode outbound job", e))?;
+        self.send("enqueue outbound job", body, delay_seconds).await
+    }
+}
+
+/// Sends to one of two queues by job kind (the outbox reconciler hands work to both).
+#[derive(Debug, Clone)]
+pub struct SqsQueues {
+    /// Routing queue.
+    pub inbound: SqsQueue,
+    /// Sending queue.
+    pub outbound: SqsQueue,
+}
+
+impl InboundQueue for SqsQueues {
+    async fn enqueue_inbound(&self, job: &InboundJob) -> Result<(), StoreError> {
+        self.inbound.enqueue_inbound(job).await
+    }
+}
+
+impl OutboundQueue for SqsQueues {
+    async fn enqueue_outbound(&self, job: &OutboundJob, delay_seconds: u32) -> Result<(), StoreError> {
+        self.outbound.enqueue_outbound(job, delay_seconds).await
+    }
+}

@@ -1,0 +1,466 @@
+//! `message_channel/*` request and response shapes (seed 004; yeastar-openapi-messaging.md §3.2).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::channel::{
+    Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, Member, NumberRule, Provider, ProviderUrl,
+    SendRate, SessionTimeoutDays, UrlPolicy, WebhookUrlType,
+};
+use crate::ids::{ExtensionId, QueueId};
+use crate::openapi::{ApiError, Fields};
+use crate::phone::BusinessNumber;
+use crate::secret::Secret;
+use crate::stats::Counters;
+
+/// Longest channel name (seed 004 L17).
+pub const MAX_NAME_CHARS: usize = 127;
+/// Text shown instead of a stored credential.
+pub const MASK: &str = "******";
+
+/// A validated `message_channel/create` request.
+#[derive(Debug, Clone)]
+pub struct ChannelDraft {
+    /// Name.
+    pub name: String,
+    /// `fqdn` / `nat`.
+    pub webhook_url_type: WebhookUrlType,
+    /// Credentials (and so the provider).
+    pub credentials: Credentials,
+    /// Send rate.
+    pub send_rate: SendRate,
+    /// Auto-close on/off.
+    pub auto_close_session: bool,
+    /// Auto-close inactivity in days.
+    pub session_expired_days: SessionTimeoutDays,
+    /// Numbers and rules (destinations and members not yet checked for existence).
+    pub numbers: Vec<NumberRule>,
+}
+
+/// Parses and validates a `message_channel/create` body.
+pub fn parse_create(body: &Value, url_policy: UrlPolicy) -> Result<ChannelDraft, ApiError> {
+    let mut f = Fields::new(body);
+    let name = f.string("name").map(|n| n.trim().to_owned());
+    if let Some(n) = &name {
+        if n.is_empty() {
+            f.error("name", "required", "must not be empty");
+        } else if n.chars().count() > MAX_NAME_CHARS {
+            f.error("name", "length", "must not exceed 127 characters");
+        }
+    }
+    let webhook_url_type = match f.string("webhook_url_type").as_deref() {
+        Some("fqdn") => Some(WebhookUrlType::Fqdn),
+        Some("nat") => Some(WebhookUrlType::Nat),
+        Some(_) => {
+            f.error("webhook_url_type", "enum", "must be 'fqdn' or 'nat'");
+            None
+        }
+        None => None,
+    };
+    let provider = match f.string("channel") {
+        Some(slug) => match Provider::from_slug(&slug) {
+            Some(p) => Some(p),
+            None if KNOWN_LATER.contains(&slug.as_str()) => {
+                f.error(
+                    "channel",
+                    "unsupported",
+                    format!("provider '{slug}' is not supported by this version yet; supported: general"),
+                );
+                None
+            }
+            None => {
+                f.error("channel", "enum", format!("'{slug}' is not a provider; supported: general"));
+                None
+            }
+        },
+        None => None,
+    };
+    let account_data = f.array("account_data");
+    let credentials = match (provider, account_data) {
+        (Some(Provider::General), Some(items)) => {
+            parse_general_account_data(&mut f, items, url_policy).map(Credentials::General)
+        }
+        _ => None,
+    };
+    let send_rate = f
+        .opt_integer_in("send_rate", i64::from(SendRate::MIN), i64::from(SendRate::MAX))
+        .and_then(|r| u16::try_from(r).ok())
+        .and_then(|r| SendRate::new(r).ok())
+        .unwrap_or(SendRate::DEFAULT);
+    let auto_close_session = f.opt_integer_in("auto_close_session", 0, 1).unwrap_or(0) == 1;
+    let session_expired_days = f
+        .opt_integer_in("session_expired_time", 1, 365)
+        .and_then(|d| u16::try_from(d).ok())
+        .and_then(|d| SessionTimeoutDays::new(d).ok())
+        .unwrap_or(SessionTimeoutDays::DEFAULT);
+    let numbers = match f.opt_array("dids") {
+        Some(items) => parse_dids(&mut f, items),
+        None => Vec::new(),
+    };
+    let errors = std::mem::take(&mut f.errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    match (name, webhook_url_type, credentials) {
+        (Some(name), Some(webhook_url_type), Some(credentials)) => Ok(ChannelDraft {
+            name,
+            webhook_url_type,
+            credentials,
+            send_rate,
+            auto_close_session,
+            session_expired_days,
+            numbers,
+        }),
+        _ => Err(ApiError::field("account_data", "required", "is required")),
+    }
+}
+
+/// Providers of seed 004 that later versions add (refused with "unsupported", not "unknown").
+const KNOWN_LATER: &[&str] = &[
+    "apidaze",
+    "athena",
+    "bandwidth",
+    "flowroute",
+    "ixica",
+    "siptrunk",
+    "skyetel",
+    "telnyx",
+    "twilio",
+    "vetta",
+    "voicemeup",
+    "voipms",
+    "whatsapp",
+    "facebook",
+];
+
+fn parse_general_account_data(f: &mut Fields<'_>, items: &[Value], policy: UrlPolicy) -> Option<GeneralCredentials> {
+    let mut api_key = None;
+    let mut api_secret = None;
+    let mut verify_url = None;
+    let mut send_url = None;
+    let mut seen: Vec<String> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut entry = Fields::nested(item, format!("account_data[{i}]"));
+        let (Some(k), Some(v)) = (entry.string("k"), entry.string("v")) else {
+            f.errors.append(&mut entry.errors);
+            continue;
+        };
+        let field = format!("account_data[{i}].v");
+        if seen.contains(&k) {
+            f.errors.push(crate::openapi::FieldError::new(
+                format!("account_data[{i}].k"),
+                "duplicate",
+                format!("'{k}' is given twice"),
+            ));
+            continue;
+        }
+        seen.push(k.clone());
+        match k.as_str() {
+            "api_key" | "api_secret" => match decode_base64_text(&v) {
+                Ok(text) if k == "api_key" => api_key = Some(Secret::new(text)),
+                Ok(text) => api_secret = Some(Secret::new(text)),
+                Err(msg) => f.errors.push(crate::openapi::FieldError::new(field, "format", format!("{k} {msg}"))),
+            },
+            "api_verify_url" | "api_send_url" => match ProviderUrl::parse(&v, policy) {
+                Ok(url) if k == "api_send_url" => send_url = Some(url),
+                Ok(url) => verify_url = Some(url),
+                Err(msg) => f.errors.push(crate::openapi::FieldError::new(field, "format", format!("{k} {msg}"))),
+            },
+            other => f.errors.push(crate::openapi::FieldError::new(
+                format!("account_data[{i}].k"),
+                "enum",
+                format!(
+                    "'{other}' is not a General channel key; use api_key, api_secret, api_verify_url, api_send_url"
+                ),
+            )),
+        }
+    }
+    if api_key.is_none() && !seen.iter().any(|k| k == "api_key") {
+        f.error("account_data", "required", "api_key is required");
+    }
+    if send_url.is_none() && !seen.iter().any(|k| k == "api_send_url") {
+        f.error("account_data", "required", "api_send_url is required");
+    }
+    Some(GeneralCredentials { api_key: api_key?, api_secret, verify_url, send_url: send_url? })
+}
+
+/// Decodes a Base64 credential value (seed 004 L81) into non-empty UTF-8 text.
+fn decode_base64_text(v: &str) -> Result<String, &'static str> {
+    let bytes = STANDARD.decode(v.trim()).map_err(|_| "must be Base64-encoded")?;
+    let text = String::from_utf8(bytes).map_err(|_| "must decode to UTF-8 text")?;
+    if text.is_empty() { Err("must not be empty") } else { Ok(text) }
+}
+
+fn parse_dids(f: &mut Fields<'_>, items: &[Value]) -> Vec<NumberRule> {
+    let mut rules: Vec<NumberRule> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut d = Fields::nested(item, format!("dids[{i}]"));
+        let number = d.string("did_number").and_then(|n| match BusinessNumber::parse(n.trim()) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                d.error("did_number", "format", e.0);
+                None
+            }
+        });
+        if let Some(n) = &number
+            && rules.iter().any(|r| &r.number == n)
+        {
+            d.error("did_number", "duplicate", format!("{n} is listed twice"));
+        }
+        let destination_type = d.string("destination_type");
+        let destination_id = d.opt_string("destination_id");
+        let destination = match destination_type.as_deref() {
+            Some(kind @ ("extension" | "queue")) => match destination_id.as_deref().map(str::trim) {
+                None | Some("") => {
+                    d.error("destination_id", "required", format!("is required when destination_type is '{kind}'"));
+                    None
+                }
+                Some(id) => match id.parse::<u64>().ok().filter(|v| *v > 0) {
+                    None => {
+                        d.error("destination_id", "format", "must be a positive integer id");
+                        None
+                    }
+                    Some(v) if kind == "extension" => ExtensionId::new(v).ok().map(Destination::Extension),
+                    Some(v) => QueueId::new(v).ok().map(Destination::Queue),
+                },
+            },
+            Some("api") => {
+                d.error(
+                    "destination_type",
+                    "unsupported",
+                    "'api' (third-party platform) is not supported by this version yet",
+                );
+                None
+            }
+            Some(_) => {
+                d.error("destination_type", "enum", "must be 'extension' or 'queue'");
+                None
+            }
+            None => None,
+        };
+        let mut members = Vec::new();
+        if let Some(list) = d.opt_array("members") {
+            for (j, m) in list.iter().enumerate() {
+                let mut mf = Fields::nested(m, format!("dids[{i}].members[{j}]"));
+                let kind = mf.string("type");
+                let value = mf.string("value");
+                match (kind.as_deref(), value) {
+                    (Some("extension"), Some(v)) => {
+                        match v.trim().parse::<u64>().ok().and_then(|v| ExtensionId::new(v).ok()) {
+                            Some(id) => members.push(Member::Extension(id)),
+                            None => mf.error("value", "format", "must be a positive integer extension id"),
+                        }
+                    }
+                    (Some("ext_group" | "organization"), _) => mf.error(
+                        "type",
+                        "unsupported",
+                        "extension groups and organizations are not supported by this version yet",
+                    ),
+                    (Some(_), _) => mf.error("type", "enum", "must be 'extension', 'ext_group' or 'organization'"),
+                    _ => {}
+                }
+                d.errors.append(&mut mf.errors);
+            }
+        }
+        f.errors.append(&mut d.errors);
+        if let (Some(number), Some(destination)) = (number, destination) {
+            rules.push(NumberRule { number, destination, members });
+        }
+    }
+    rules
+}
+
+fn status_json(status: ChannelStatus) -> (&'static str, &'static str) {
+    match status {
+        ChannelStatus::Connected => ("status_connect_succ", ""),
+        ChannelStatus::Unknown => ("status_unknown", "the connection has not been checked yet"),
+    }
+}
+
+fn account_data_json(credentials: &Credentials) -> Value {
+    match credentials {
+        Credentials::General(c) => {
+            let mut items = vec![json!({"k": "api_key", "v": MASK})];
+            if c.api_secret.is_some() {
+                items.push(json!({"k": "api_secret", "v": MASK}));
+            }
+            if let Some(url) = &c.verify_url {
+                items.push(json!({"k": "api_verify_url", "v": url.as_str()}));
+            }
+            items.push(json!({"k": "api_send_url", "v": c.send_url.as_str()}));
+            Value::Array(items)
+        }
+    }
+}
+
+fn dids_json(numbers: &[NumberRule]) -> Value {
+    numbers
+        .iter()
+        .map(|r| {
+            let (kind, id) = match r.destination {
+                Destination::Extension(e) => ("extension", e.to_string()),
+                Destination::Queue(q) => ("queue", q.to_string()),
+            };
+            let members: Vec<Value> = r
+                .members
+                .iter()
+                .map(|m| match m {
+                    Member::Extension(e) => json!({"type": "extension", "value": e.to_string()}),
+                })
+                .collect();
+            json!({"did_number": r.number.as_str(), "destination_type": kind, "destination_id": id, "members": members})
+        })
+        .collect()
+}
+
+/// `message_channel/get` `data` (detail form). Credentials are masked; URLs are shown.
+/// `statistics` (ours) lists per-number counters (seed 000 §8).
+pub fn detail_json(channel: &Channel, base_url: &str, per_number: &[(String, Counters)]) -> Value {
+    let (status, reason) = status_json(channel.status);
+    let statistics: Vec<Value> = per_number.iter().map(|(n, c)| counters_json(n, c)).collect();
+    json!({
+        "id": channel.id,
+        "name": channel.name,
+        "status": status,
+        "reason": reason,
+        "domain_type": channel.webhook_url_type.as_str(),
+        "webhook_gid": channel.webhook_token.as_str(),
+        "webhook_url": channel.webhook_url(base_url),
+        "type": channel.channel_type().as_str(),
+        "channel": channel.provider().slug(),
+        "account_data": account_data_json(&channel.credentials),
+        "send_rate": channel.send_rate.per_second(),
+        "auto_close_session": u8::from(channel.auto_close_session),
+        "session_expired_time": channel.session_expired_days.days(),
+        "dids": dids_json(&channel.numbers),
+        "statistics": statistics,
+    })
+}
+
+fn counters_json(number: &str, c: &Counters) -> Value {
+    json!({"number": number, "total": c.total(), "sent": c.sent, "failed": c.failed, "received": c.received})
+}
+
+/// One `message_channel/list` item: Yeastar's `sent` is every outbound attempt (Total),
+/// `delivered` the ones the provider accepted, `failed`, `received`.
+pub fn list_item_json(channel: &Channel, totals: &Counters) -> Value {
+    let (status, reason) = status_json(channel.status);
+    let numbers: Vec<&str> = channel.numbers.iter().map(|r| r.number.as_str()).collect();
+    json!({
+        "id": channel.id,
+        "status": status,
+        "reason": reason,
+        "name": channel.name,
+        "channel": channel.provider().slug(),
+        "type": channel.channel_type().as_str(),
+        "number": numbers,
+        "sent": totals.total(),
+        "delivered": totals.sent,
+        "failed": totals.failed,
+        "received": totals.received,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seed 004's "Add an general SMS channel" request (L221-258).
+    fn seed_request() -> Value {
+        json!({
+            "name": "Docs-General SMS Channel",
+            "webhook_url_type": "nat",
+            "channel": "general",
+            "account_data": [
+                {"k": "api_secret", "v": "bXlTdXBlclNlY3JldDEyMw=="},
+                {"k": "api_key", "v": "bXlBUElLZXk0NTY="},
+                {"k": "api_verify_url", "v": "https://api.example.com/auth/verify"},
+                {"k": "api_send_url", "v": "https://api.example.com/message/send"}
+            ],
+            "send_rate": 2,
+            "auto_close_session": 1,
+            "session_expired_time": 5,
+            "dids": [{"did_number": "+1234567890", "destination_type": "extension", "destination_id": "137",
+                      "members": [{"type": "extension", "value": "137"}]}]
+        })
+    }
+
+    #[test]
+    fn when_seed_request_is_parsed_should_decode_base64_credentials() {
+        let draft = parse_create(&seed_request(), UrlPolicy::HttpsOnly).unwrap();
+        assert_eq!(draft.name, "Docs-General SMS Channel");
+        let Credentials::General(c) = &draft.credentials;
+        assert_eq!(c.api_key.expose(), "myAPIKey456");
+        assert_eq!(c.api_secret.as_ref().unwrap().expose(), "mySuperSecret123");
+        assert_eq!(c.send_url.as_str(), "https://api.example.com/message/send");
+        assert_eq!(draft.send_rate.per_second(), 2);
+        assert!(draft.auto_close_session);
+        assert_eq!(draft.session_expired_days.days(), 5);
+        assert_eq!(draft.numbers.len(), 1);
+        assert_eq!(draft.numbers[0].destination, Destination::Extension(ExtensionId::new(137).unwrap()));
+        assert_eq!(draft.numbers[0].members, vec![Member::Extension(ExtensionId::new(137).unwrap())]);
+    }
+
+    #[test]
+    fn when_request_is_bad_should_list_every_field() {
+        let body = json!({
+            "name": "x".repeat(128),
+            "webhook_url_type": "lan",
+            "channel": "general",
+            "account_data": [{"k": "api_key", "v": "not base64!"}, {"k": "api_send_url", "v": "http://insecure.example.com"},
+                             {"k": "region", "v": "eu"}],
+            "send_rate": 500,
+            "session_expired_time": 0,
+            "dids": [{"did_number": "12345", "destination_type": "queue"},
+                     {"did_number": "+14102161183", "destination_type": "api"}]
+        });
+        let err = parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err();
+        let fields: Vec<&str> = err.invalid_params.iter().map(|e| e.field.as_str()).collect();
+        for expected in [
+            "name",
+            "webhook_url_type",
+            "account_data[0].v",
+            "account_data[1].v",
+            "account_data[2].k",
+            "send_rate",
+            "session_expired_time",
+            "dids[0].did_number",
+            "dids[0].destination_id",
+            "dids[1].destination_type",
+        ] {
+            assert!(fields.contains(&expected), "{expected} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn when_provider_is_not_built_yet_should_say_unsupported_not_unknown() {
+        let mut body = seed_request();
+        body["channel"] = json!("twilio");
+        let err = parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err();
+        assert_eq!(err.invalid_params[0].validation_type, "unsupported");
+        body["channel"] = json!("pigeon");
+        assert_eq!(parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err().invalid_params[0].validation_type, "enum");
+    }
+
+    #[test]
+    fn when_required_credentials_are_missing_should_name_them() {
+        let mut body = seed_request();
+        body["account_data"] = json!([{"k": "api_secret", "v": "c2VjcmV0"}]);
+        let err = parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err();
+        let messages: Vec<&str> = err.invalid_params.iter().map(|e| e.message.as_str()).collect();
+        assert!(messages.contains(&"api_key is required"), "{messages:?}");
+        assert!(messages.contains(&"api_send_url is required"), "{messages:?}");
+    }
+
+    #[test]
+    fn when_duplicate_numbers_are_given_should_refuse() {
+        let mut body = seed_request();
+        body["dids"] = json!([
+            {"did_number": "+14102161183", "destination_type": "extension", "destination_id": "1"},
+            {"did_number": "+14102161183", "destination_type": "extension", "destination_id": "2"}
+        ]);
+        let err = parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err();
+        assert_eq!(err.invalid_params[0].validation_type, "duplicate");
+    }
+}

@@ -1,0 +1,424 @@
+//! Ports: the narrow traits through which use cases reach storage, queues, the event bus,
+//! providers, time and randomness. Each has a DynamoDB/SQS/EventBridge/HTTP adapter and an
+//! in-memory one (`adapters` crate). Methods are `async fn` (static dispatch through generics;
+//! handlers never need `Send` futures because batch work runs with `join_all`, not `spawn`).
+//!
+//! Conditional outcomes (a duplicate, a lost race) are values of the return type, never errors:
+//! [`StoreError`] is reserved for the store being unreachable or its data being unreadable.
+
+use std::time::Duration;
+
+use crate::auth::TokenGrant;
+use crate::channel::{Channel, Provider};
+use crate::directory::{Extension, MessageQueue};
+use crate::events::DomainEvent;
+use crate::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
+use crate::inbound::{InboundJob, InboundKey, InboundRecord, InboundState};
+use crate::message::{FailureReason, Message, OutboundJob};
+use crate::provider::{ProviderRequest, ProviderResponse};
+use crate::session::{Assignment, Session, SessionKey, TimelineEntry};
+use crate::stats::{Counters, StatsDelta};
+use crate::time::Timestamp;
+
+/// A dependency failed (the store, a queue, the bus).
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed{}: {source}", if *.retryable { " (retryable)" } else { "" })]
+pub struct StoreError {
+    /// What was being done, e.g. `"put inbound record"`.
+    pub operation: &'static str,
+    /// Whether trying again later may succeed (throttling, timeouts, unavailability).
+    pub retryable: bool,
+    /// The underlying error.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl StoreError {
+    /// A transient failure.
+    pub fn retryable(operation: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self { operation, retryable: true, source: source.into() }
+    }
+
+    /// A permanent failure (e.g. an item that cannot be decoded).
+    pub fn permanent(operation: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self { operation, retryable: false, source: source.into() }
+    }
+}
+
+/// Time, injected so tests control it.
+pub trait Clock {
+    /// Now.
+    fn now(&self) -> Timestamp;
+    /// Resolves at (or just after) `t`; immediately when `t` is past.
+    async fn sleep_until(&self, t: Timestamp);
+}
+
+/// Randomness for tokens, salts and secrets.
+pub trait Random {
+    /// `N` random bytes from a cryptographically secure source.
+    fn bytes<const N: usize>(&self) -> [u8; N];
+}
+
+/// Allocates integer ids.
+pub trait Sequences {
+    /// The next value of a sequence (1, 2, 3, ...; gaps are possible, repeats are not).
+    async fn next_id(&self, sequence: Sequence) -> Result<u64, StoreError>;
+}
+
+/// Reads channels.
+pub trait ChannelReader {
+    /// The channel whose webhook URL is `/{provider}/{token}`.
+    async fn channel_by_webhook(&self, provider: Provider, token: &WebhookToken)
+    -> Result<Option<Channel>, StoreError>;
+    /// A channel by id.
+    async fn channel(&self, id: ChannelId) -> Result<Option<Channel>, StoreError>;
+    /// Every channel, by id.
+    async fn channels(&self) -> Result<Vec<Channel>, StoreError>;
+}
+
+/// Why a channel could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelConflict {
+    /// A number already belongs to a channel.
+    NumberTaken {
+        /// The number.
+        number: String,
+        /// The channel that has it.
+        channel_id: ChannelId,
+    },
+    /// The webhook token is in use (astronomically unlikely; a new one is drawn).
+    TokenTaken,
+}
+
+/// Stores channels.
+pub trait ChannelWriter {
+    /// Stores a new channel and claims its numbers and webhook token, atomically.
+    async fn insert_channel(&self, channel: &Channel) -> Result<Result<(), ChannelConflict>, StoreError>;
+}
+
+/// Why an extension could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtensionConflict {
+    /// The number is in use.
+    NumberTaken,
+}
+
+/// Reads and stores extensions.
+pub trait ExtensionDirectory {
+    /// Stores a new extension and claims its number, atomically.
+    async fn insert_extension(&self, ext: &Extension) -> Result<Result<(), ExtensionConflict>, StoreError>;
+    /// By id.
+    async fn extension(&self, id: ExtensionId) -> Result<Option<Extension>, StoreError>;
+    /// By number.
+    async fn extension_by_number(&self, number: &ExtensionNumber) -> Result<Option<Extension>, StoreError>;
+    /// Every extension, by id.
+    async fn extensions(&self) -> Result<Vec<Extension>, StoreError>;
+}
+
+/// Reads and stores message queues.
+pub trait QueueDirectory {
+    /// Stores a new queue and its membership index, atomically.
+    async fn insert_queue(&self, queue: &MessageQueue) -> Result<(), StoreError>;
+    /// By id.
+    async fn queue(&self, id: QueueId) -> Result<Option<MessageQueue>, StoreError>;
+    /// Every queue, by id.
+    async fn queues(&self) -> Result<Vec<MessageQueue>, StoreError>;
+    /// The queues an extension is an agent of.
+    async fn queues_of_agent(&self, ext: ExtensionId) -> Result<Vec<QueueId>, StoreError>;
+}
+
+/// Result of storing an inbound delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxInsert {
+    /// Stored now.
+    Stored,
+    /// The provider sent this message before; here is where that copy is.
+    Duplicate(InboundState),
+}
+
+/// The inbound inbox: verified deliveries, stored before they are acknowledged.
+pub trait Inbox {
+    /// Stores a pending record unless one with the same key exists.
+    async fn insert_pending(&self, record: &InboundRecord) -> Result<InboxInsert, StoreError>;
+    /// A stored record.
+    async fn inbound(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError>;
+    /// Records that a routed record's events are out (it leaves the outbox).
+    async fn mark_events_published(&self, key: &InboundKey) -> Result<(), StoreError>;
+    /// Parks a record that cannot be routed (it leaves the outbox; kept for replay).
+    async fn mark_unroutable(&self, key: &InboundKey, reason: &str) -> Result<(), StoreError>;
+}
+
+/// How an inbound message joins a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionTarget {
+    /// Open a new session (and claim its key) with this timeline entry.
+    New {
+        /// The session.
+        session: Box<Session>,
+        /// "Created" entry.
+        created: TimelineEntry,
+    },
+    /// Append to this open session.
+    Existing {
+        /// Its id.
+        session_id: SessionId,
+    },
+}
+
+/// Everything routing one inbound message writes, applied atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundCommit {
+    /// The inbox record being routed (must still be pending).
+    pub inbound: InboundKey,
+    /// Where it goes.
+    pub target: SessionTarget,
+    /// The message it becomes.
+    pub message: Message,
+    /// The statistic it moves.
+    pub stats: StatsDelta,
+    /// When the message counts as session activity (our acceptance time).
+    pub at: Timestamp,
+}
+
+/// What happened to an [`InboundCommit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundCommitOutcome {
+    /// Applied.
+    Committed,
+    /// `New`, but an open session already holds the key: append to that one instead.
+    KeyTaken,
+    /// `Existing`, but the session is no longer open: look again.
+    SessionNotOpen,
+    /// The inbox record is no longer pending (another worker routed it).
+    AlreadyRouted,
+}
+
+/// How an agent's message changes the session's assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignmentChange {
+    /// The session must still be assigned as read (`expected`).
+    Keep {
+        /// The assignment the authorization saw.
+        expected: Assignment,
+    },
+    /// Auto-Pickup: the session moves from the queue to the agent, only if still queued there.
+    TakeFromQueue {
+        /// The queue.
+        queue: QueueId,
+        /// The agent.
+        agent: ExtensionId,
+        /// "Picked up" timeline entry.
+        entry: TimelineEntry,
+    },
+}
+
+/// Everything accepting an agent's message writes, applied atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundCommit {
+    /// The message, `queued`, with its outbox due time.
+    pub message: Message,
+    /// When the outbox should hand it on if the queue message is lost.
+    pub outbox_due: Timestamp,
+    /// The assignment condition or change.
+    pub assignment: AssignmentChange,
+}
+
+/// What happened to an [`OutboundCommit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundCommitOutcome {
+    /// Applied.
+    Committed,
+    /// The session closed or its assignment changed since it was read.
+    SessionChanged,
+}
+
+/// Sessions, their messages and timelines.
+pub trait SessionStore {
+    /// The open session holding `key`, if any.
+    async fn open_session_id(&self, key: &SessionKey) -> Result<Option<SessionId>, StoreError>;
+    /// A session.
+    async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+    /// Applies an inbound routing commit.
+    async fn commit_inbound(&self, commit: &InboundCommit) -> Result<InboundCommitOutcome, StoreError>;
+    /// Applies an agent-message commit.
+    async fn commit_outbound(&self, commit: &OutboundCommit) -> Result<OutboundCommitOutcome, StoreError>;
+    /// Sessions owned (or last owned) by an extension, most recently active first.
+    async fn sessions_of_extension(&self, ext: ExtensionId, limit: usize) -> Result<Vec<Session>, StoreError>;
+    /// Open sessions waiting in a queue, most recently active first.
+    async fn sessions_in_queue(&self, queue: QueueId, limit: usize) -> Result<Vec<Session>, StoreError>;
+    /// Messages of a session, newest first, older than `before` when given.
+    async fn messages(
+        &self,
+        session: SessionId,
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+    /// The session's timeline, oldest first.
+    async fn timeline(&self, session: SessionId) -> Result<Vec<TimelineEntry>, StoreError>;
+}
+
+/// Result of claiming a message for a provider call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendClaim {
+    /// Claimed: this worker calls the provider (attempt number inside the message).
+    Claimed(Box<Message>),
+    /// Sent or failed already: nothing to do.
+    AlreadyFinal,
+    /// Another worker holds an unexpired lease on it.
+    HeldElsewhere,
+    /// No such message.
+    Missing,
+}
+
+/// How a provider call ended, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryResult {
+    /// Accepted by the provider.
+    Sent {
+        /// Provider's id.
+        provider_message_id: String,
+    },
+    /// Final failure.
+    Failed(FailureReason),
+    /// Back to `queued` for another attempt; the outbox hands it on at `outbox_due` if the
+    /// delayed queue message is lost.
+    Retry {
+        /// The failure of this attempt.
+        last_failure: FailureReason,
+        /// Outbox due time.
+        outbox_due: Timestamp,
+    },
+}
+
+/// The outbound ledger: claims and results of provider calls.
+pub trait OutboundLedger {
+    /// A message.
+    async fn message(&self, session: SessionId, msg: MessageId) -> Result<Option<Message>, StoreError>;
+    /// Moves a `queued` message (or a `sending` one whose lease ran out) to `sending`, with a
+    /// lease until `lease_until` and the attempt count incremented.
+    async fn claim_for_send(
+        &self,
+        session: SessionId,
+        msg: MessageId,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<SendClaim, StoreError>;
+    /// Records the end of the claimed attempt `attempt` and moves the statistic, atomically.
+    /// Returns `false` when the claim was lost meanwhile (nothing written).
+    async fn record_delivery(
+        &self,
+        message: &Message,
+        attempt: u32,
+        result: &DeliveryResult,
+        at: Timestamp,
+        stats: Option<&StatsDelta>,
+    ) -> Result<bool, StoreError>;
+    /// Records that a final message's event is out (it leaves the outbox).
+    async fn mark_events_published(&self, session: SessionId, msg: MessageId) -> Result<(), StoreError>;
+    /// Moves a queued message's outbox due time (it waits in SQS for a far slot).
+    async fn set_outbox_due(&self, session: SessionId, msg: MessageId, due: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Per-channel send schedule (see [`crate::pacing`]).
+pub trait Pacer {
+    /// Reserves the channel's next slot: `max(next_slot, now)`; the schedule moves on by
+    /// `interval`. Safe under concurrent callers: every caller gets a distinct slot.
+    async fn reserve(&self, channel: ChannelId, interval: Duration, now: Timestamp) -> Result<Timestamp, StoreError>;
+    /// Pushes the schedule back to `until` (provider said "too many requests").
+    async fn pause_until(&self, channel: ChannelId, until: Timestamp) -> Result<(), StoreError>;
+    /// The end of the channel's current pause, if one was set.
+    async fn paused_until(&self, channel: ChannelId) -> Result<Option<Timestamp>, StoreError>;
+}
+
+/// The routing work queue.
+pub trait InboundQueue {
+    /// Enqueues routing of a stored delivery.
+    async fn enqueue_inbound(&self, job: &InboundJob) -> Result<(), StoreError>;
+}
+
+/// The sending work queue.
+pub trait OutboundQueue {
+    /// Enqueues a send, visible after `delay_seconds` (≤ 900).
+    async fn enqueue_outbound(&self, job: &OutboundJob, delay_seconds: u32) -> Result<(), StoreError>;
+}
+
+/// Work stored but possibly not handed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxEntry {
+    /// An inbound record not yet routed or not yet announced.
+    Inbound {
+        /// Its key.
+        key: InboundKey,
+        /// When it became due.
+        due: Timestamp,
+    },
+    /// An outbound message not yet sent or failed.
+    Outbound {
+        /// Its job.
+        job: OutboundJob,
+        /// When it became due.
+        due: Timestamp,
+    },
+}
+
+/// The outbox index over inbox records and outbound messages.
+pub trait Outbox {
+    /// Entries due at or before `now`, oldest first, at most `limit`.
+    async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Moves an entry's due time to `until` if it is still `entry`'s; `false` if it changed or left.
+    async fn postpone(&self, entry: &OutboxEntry, until: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// Publishes domain events.
+pub trait EventPublisher {
+    /// Publishes all of them (retrying partial failures); an error means some may not be out.
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError>;
+}
+
+/// Executes provider HTTP calls.
+pub trait ProviderHttp {
+    /// Makes the call; transport failures come back as [`ProviderResponse::NoResponse`].
+    async fn execute(&self, request: &ProviderRequest) -> ProviderResponse;
+}
+
+/// Stores tokens by hash.
+pub trait TokenStore {
+    /// Stores a grant under a token hash.
+    async fn put_token(&self, token_hash: &str, grant: &TokenGrant) -> Result<(), StoreError>;
+    /// The grant of a token hash, if stored.
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenGrant>, StoreError>;
+}
+
+/// Result of starting an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyStart {
+    /// First time: do the work, then complete or release.
+    Fresh,
+    /// Done before: return this response.
+    Replay(String),
+    /// The key was used for a different request.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+/// Remembers `Idempotency-Key`s and their responses.
+pub trait IdempotencyStore {
+    /// Claims `scope_key` for a request with `fingerprint` (or reports what happened before).
+    async fn start(&self, scope_key: &str, fingerprint: &str, now: Timestamp) -> Result<IdempotencyStart, StoreError>;
+    /// Stores the response of a claimed key.
+    async fn complete(&self, scope_key: &str, response: &str, now: Timestamp) -> Result<(), StoreError>;
+    /// Releases a claimed key whose request failed in a way that may be retried.
+    async fn release(&self, scope_key: &str) -> Result<(), StoreError>;
+}
+
+/// Reads statistics.
+pub trait StatsReader {
+    /// Counters of one business number, over the inclusive UTC day range (all time when `None`).
+    async fn number_stats(
+        &self,
+        channel: ChannelId,
+        number: &str,
+        days: Option<(String, String)>,
+    ) -> Result<Counters, StoreError>;
+}

@@ -1,0 +1,213 @@
+//! Use cases of the administrator: create channels, extensions and message queues, checking
+//! every reference and every uniqueness rule (a number belongs to one channel; an extension
+//! number to one extension) in the store's atomic write.
+
+use crate::auth;
+use crate::channel::{Channel, ChannelStatus, Destination, Member};
+use crate::directory::{Extension, MessageQueue};
+use crate::ids::{ChannelId, ExtensionId, QueueId, Sequence, WebhookToken};
+use crate::openapi::channels::ChannelDraft;
+use crate::openapi::directory::{ExtensionDraft, QueueDraft};
+use crate::openapi::{ApiError, ErrCode, FieldError};
+use crate::ports::{
+    ChannelConflict, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, QueueDirectory, Random, Sequences,
+    StoreError,
+};
+
+/// Why an administrative change was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Refused, with the API error to return (nothing changed).
+    #[error("{}", .0.submsg.clone().unwrap_or_default())]
+    Refused(ApiError),
+    /// A dependency failed (nothing changed).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ApiError> for AdminError {
+    fn from(e: ApiError) -> Self {
+        AdminError::Refused(e)
+    }
+}
+
+/// The ports administration uses.
+pub struct AdminPorts<'a, N, W, X, Q, R, K> {
+    /// Id sequences.
+    pub sequences: &'a N,
+    /// Channel storage.
+    pub channels: &'a W,
+    /// Extensions.
+    pub extensions: &'a X,
+    /// Queues.
+    pub queues: &'a Q,
+    /// Randomness.
+    pub random: &'a R,
+    /// Time.
+    pub clock: &'a K,
+}
+
+async fn allocate(sequences: &impl Sequences, sequence: Sequence) -> Result<u64, StoreError> {
+    sequences.next_id(sequence).await
+}
+
+/// Creates a channel from a validated draft.
+pub async fn create_channel<N, W, X, Q, R, K>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    draft: ChannelDraft,
+) -> Result<ChannelId, AdminError>
+where
+    N: Sequences,
+    W: ChannelWriter,
+    X: ExtensionDirectory,
+    Q: QueueDirectory,
+    R: Random,
+    K: Clock,
+{
+    let mut missing = Vec::new();
+    for (i, rule) in draft.numbers.iter().enumerate() {
+        match rule.destination {
+            Destination::Extension(e) => {
+                if ports.extensions.extension(e).await?.is_none() {
+                    missing.push(FieldError::new(
+                        format!("dids[{i}].destination_id"),
+                        "not_found",
+                        format!("extension {e} does not exist"),
+                    ));
+                }
+            }
+            Destination::Queue(q) => {
+                if ports.queues.queue(q).await?.is_none() {
+                    missing.push(FieldError::new(
+                        format!("dids[{i}].destination_id"),
+                        "not_found",
+                        format!("message queue {q} does not exist"),
+                    ));
+                }
+            }
+        }
+        for (j, member) in rule.members.iter().enumerate() {
+            let Member::Extension(e) = member;
+            if ports.extensions.extension(*e).await?.is_none() {
+                missing.push(FieldError::new(
+                    format!("dids[{i}].members[{j}].value"),
+                    "not_found",
+                    format!("extension {e} does not exist"),
+                ));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::invalid(missing).into());
+    }
+
+    let id = ChannelId::new(allocate(ports.sequences, Sequence::Channel).await?)
+        .map_err(|e| StoreError::permanent("allocate channel id", e))?;
+    let mut channel = Channel {
+        id,
+        name: draft.name,
+        credentials: draft.credentials,
+        webhook_token: WebhookToken::from_random_bytes(ports.random.bytes::<16>()),
+        webhook_url_type: draft.webhook_url_type,
+        send_rate: draft.send_rate,
+        auto_close_session: draft.auto_close_session,
+        session_expired_days: draft.session_expired_days,
+        numbers: draft.numbers,
+        status: ChannelStatus::Unknown,
+        enabled: true,
+        created_at: ports.clock.now(),
+    };
+    for _ in 0..3 {
+        match ports.channels.insert_channel(&channel).await? {
+            Ok(()) => return Ok(id),
+            Err(ChannelConflict::TokenTaken) => {
+                channel.webhook_token = WebhookToken::from_random_bytes(ports.random.bytes::<16>())
+            }
+            Err(ChannelConflict::NumberTaken { number, channel_id }) => {
+                return Err(ApiError::duplicate(
+                    "did_number",
+                    &number,
+                    format!("number {number} already belongs to message channel {channel_id}"),
+                )
+                .into());
+            }
+        }
+    }
+    Err(ApiError::new(ErrCode::Internal, "could not draw an unused webhook token").into())
+}
+
+/// Creates an extension from a validated draft.
+pub async fn create_extension<N, W, X, Q, R, K>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    draft: ExtensionDraft,
+) -> Result<ExtensionId, AdminError>
+where
+    N: Sequences,
+    X: ExtensionDirectory,
+    R: Random,
+    K: Clock,
+{
+    if ports.extensions.extension_by_number(&draft.number).await?.is_some() {
+        return Err(duplicate_number(&draft).into());
+    }
+    let password_hash = auth::hash_password(&draft.user_password, ports.random.bytes::<16>())
+        .map_err(|e| StoreError::permanent("hash password", e))?;
+    let id = ExtensionId::new(allocate(ports.sequences, Sequence::Extension).await?)
+        .map_err(|e| StoreError::permanent("allocate extension id", e))?;
+    let ext = Extension {
+        id,
+        number: draft.number.clone(),
+        caller_id_name: draft.caller_id_name.clone(),
+        first_name: draft.first_name.clone(),
+        last_name: draft.last_name.clone(),
+        email_addr: draft.email_addr.clone(),
+        mobile_number: draft.mobile_number.clone(),
+        password_hash,
+        created_at: ports.clock.now(),
+    };
+    match ports.extensions.insert_extension(&ext).await? {
+        Ok(()) => Ok(id),
+        Err(ExtensionConflict::NumberTaken) => Err(duplicate_number(&draft).into()),
+    }
+}
+
+fn duplicate_number(draft: &ExtensionDraft) -> ApiError {
+    ApiError::duplicate("number", draft.number.as_str(), format!("extension number {} is already in use", draft.number))
+}
+
+/// Creates a message queue from a validated draft.
+pub async fn create_queue<N, W, X, Q, R, K>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    draft: QueueDraft,
+) -> Result<QueueId, AdminError>
+where
+    N: Sequences,
+    X: ExtensionDirectory,
+    Q: QueueDirectory,
+    K: Clock,
+{
+    let mut missing = Vec::new();
+    for (i, ext) in draft.members.iter().enumerate() {
+        if ports.extensions.extension(*ext).await?.is_none() {
+            missing.push(FieldError::new(
+                format!("members[{i}].extension_id"),
+                "not_found",
+                format!("extension {ext} does not exist"),
+            ));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::invalid(missing).into());
+    }
+    let id = QueueId::new(allocate(ports.sequences, Sequence::Queue).await?)
+        .map_err(|e| StoreError::permanent("allocate queue id", e))?;
+    let queue = MessageQueue {
+        id,
+        name: draft.name,
+        assignment_mode: draft.assignment_mode,
+        members: draft.members,
+        created_at: ports.clock.now(),
+    };
+    ports.queues.insert_queue(&queue).await?;
+    Ok(id)
+}

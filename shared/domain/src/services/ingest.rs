@@ -1,0 +1,154 @@
+//! Use case: accept a provider webhook. Verify it, parse it, store it durably, hand it to routing.
+//!
+//! Order matters (decisions.md "Webhooks in"): every check happens before anything is stored, so
+//! a rejected request changes nothing; the record is stored before the webhook is acknowledged,
+//! so an acknowledged message is never lost; a repeated delivery finds its record and changes
+//! nothing. If handing the record to the routing queue fails, the webhook is still acknowledged:
+//! the record sits in the outbox and the reconciler hands it on.
+
+use tracing::{info, warn};
+
+use crate::channel::Provider;
+use crate::ids::WebhookToken;
+use crate::inbound::{InboundJob, InboundKey, InboundMessage, InboundRecord, InboundState};
+use crate::phone::BusinessNumber;
+use crate::ports::{ChannelReader, Clock, InboundQueue, Inbox, InboxInsert, StoreError};
+use crate::webhook::{Headers, WebhookRejection, general};
+
+/// An HTTP request to `/api/v1.0/webhook/{provider}/{token}` as the domain sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRequest<'a> {
+    /// `{provider}` path segment.
+    pub provider: &'a str,
+    /// `{token}` path segment.
+    pub token: &'a str,
+    /// Headers.
+    pub headers: &'a Headers,
+    /// Raw body bytes, exactly as received.
+    pub body: &'a [u8],
+}
+
+/// The ports ingest uses.
+pub struct IngestPorts<'a, C, I, Q, K> {
+    /// Channel lookup by webhook.
+    pub channels: &'a C,
+    /// The inbox.
+    pub inbox: &'a I,
+    /// The routing queue.
+    pub queue: &'a Q,
+    /// Time.
+    pub clock: &'a K,
+}
+
+/// What happened to an accepted webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored now.
+    Stored {
+        /// Its key.
+        key: InboundKey,
+        /// Whether it reached the routing queue (else the outbox will hand it on).
+        enqueued: bool,
+    },
+    /// Seen before; nothing changed.
+    Duplicate {
+        /// Its key.
+        key: InboundKey,
+    },
+}
+
+/// Why ingest failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The request is refused (nothing stored).
+    #[error(transparent)]
+    Rejected(#[from] WebhookRejection),
+    /// The store failed before the record was safely stored: the provider should retry.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs the use case.
+pub async fn ingest_webhook<C, I, Q, K>(
+    ports: &IngestPorts<'_, C, I, Q, K>,
+    max_body_bytes: usize,
+    request: WebhookRequest<'_>,
+) -> Result<IngestOutcome, IngestError>
+where
+    C: ChannelReader,
+    I: Inbox,
+    Q: InboundQueue,
+    K: Clock,
+{
+    if request.body.len() > max_body_bytes {
+        return Err(WebhookRejection::BodyTooLarge { limit: max_body_bytes }.into());
+    }
+    let provider = Provider::from_slug(request.provider).ok_or(WebhookRejection::UnknownChannel)?;
+    let token = WebhookToken::parse(request.token).map_err(|_| WebhookRejection::UnknownChannel)?;
+    let channel = ports
+        .channels
+        .channel_by_webhook(provider, &token)
+        .await?
+        .filter(|c| c.enabled && c.provider() == provider)
+        .ok_or(WebhookRejection::UnknownChannel)?;
+
+    let parsed = match provider {
+        Provider::General => {
+            if let Some(secret) = channel.credentials.webhook_signing_secret() {
+                general::verify_signature(secret, request.headers, request.body)?;
+            }
+            general::parse(request.body)?
+        }
+    };
+
+    let to: BusinessNumber = parsed
+        .to
+        .iter()
+        .find_map(|n| channel.rule_for(n).map(|rule| rule.number.clone()))
+        .ok_or(WebhookRejection::UnknownBusinessNumber)?;
+
+    let key = InboundKey { channel_id: channel.id, provider_message_id: parsed.provider_message_id.clone() };
+    let record = InboundRecord {
+        key: key.clone(),
+        message: InboundMessage {
+            provider_message_id: parsed.provider_message_id,
+            from: parsed.from,
+            to,
+            text: parsed.text,
+            media: parsed.media,
+            provider_timestamp: parsed.received_at,
+            display_name: None,
+        },
+        accepted_at: ports.clock.now(),
+        raw_body: String::from_utf8_lossy(request.body).into_owned(),
+        state: InboundState::Pending,
+    };
+
+    let needs_routing = match ports.inbox.insert_pending(&record).await? {
+        InboxInsert::Stored => true,
+        InboxInsert::Duplicate(state) => {
+            info!(channel_id = %key.channel_id, provider_message_id = key.provider_message_id.as_str(), "duplicate delivery");
+            // A copy that never got routed (or announced) is handed on again; routing is idempotent.
+            let unfinished =
+                matches!(state, InboundState::Pending | InboundState::Routed { events_published: false, .. });
+            if unfinished {
+                hand_on(ports.queue, &key).await;
+            }
+            return Ok(IngestOutcome::Duplicate { key });
+        }
+    };
+    let enqueued = needs_routing && hand_on(ports.queue, &key).await;
+    info!(channel_id = %key.channel_id, provider_message_id = key.provider_message_id.as_str(), enqueued, "inbound message stored");
+    Ok(IngestOutcome::Stored { key, enqueued })
+}
+
+async fn hand_on<Q: InboundQueue>(queue: &Q, key: &InboundKey) -> bool {
+    match queue.enqueue_inbound(&InboundJob { key: key.clone() }).await {
+        Ok(()) => true,
+        Err(error) => {
+            warn!(error = %error, channel_id = %key.channel_id, provider_message_id = key.provider_message_id.as_str(),
+                "routing queue unavailable; the outbox will hand the message on");
+            false
+        }
+    }
+}

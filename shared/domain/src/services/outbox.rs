@@ -1,0 +1,76 @@
+//! Use case: hand on stored work whose queue message was lost (scheduled every minute).
+//!
+//! Inbox records and outbound messages carry an outbox due time while they are unfinished
+//! (stored, waiting for a slot, claimed by a sender, or final but not yet announced). The
+//! reconciler reads only the entries that are due (an index query, never a scan), puts each back
+//! on its queue and then postpones it conditionally (so the next runs leave it alone for a while).
+//! Routing and delivery are idempotent, so a spurious hand-on costs one no-op invocation.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::inbound::InboundJob;
+use crate::message::OutboundJob;
+use crate::ports::{Clock, InboundQueue, OutboundQueue, Outbox, OutboxEntry, StoreError};
+
+/// How long a handed-on entry waits before it is considered again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(300);
+/// Entries handled per run at most (the next run takes the rest).
+pub const BATCH_LIMIT: usize = 500;
+
+/// The ports the reconciler uses.
+pub struct OutboxPorts<'a, X, I, O, K> {
+    /// The outbox index.
+    pub outbox: &'a X,
+    /// The routing queue.
+    pub inbound: &'a I,
+    /// The sending queue.
+    pub outbound: &'a O,
+    /// Time.
+    pub clock: &'a K,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Entries found due.
+    pub due: usize,
+    /// Entries handed on.
+    pub handed_on: usize,
+    /// Entries whose due time another run (or the worker itself) had already moved.
+    pub skipped: usize,
+}
+
+/// Runs the reconciler once.
+pub async fn reconcile<X, I, O, K>(ports: &OutboxPorts<'_, X, I, O, K>) -> Result<ReconcileReport, StoreError>
+where
+    X: Outbox,
+    I: InboundQueue,
+    O: OutboundQueue,
+    K: Clock,
+{
+    let now = ports.clock.now();
+    let entries = ports.outbox.due(now, BATCH_LIMIT).await?;
+    let mut report = ReconcileReport { due: entries.len(), ..ReconcileReport::default() };
+    for entry in &entries {
+        // Hand on first, then postpone: if the queue is down the entry stays due for the retried
+        // run; if two runs overlap, both may hand it on, which routing and delivery absorb.
+        match entry {
+            OutboxEntry::Inbound { key, due } => {
+                warn!(channel_id = %key.channel_id, provider_message_id = key.provider_message_id.as_str(), due = %due, "handing on an unrouted inbound message");
+                ports.inbound.enqueue_inbound(&InboundJob { key: key.clone() }).await?;
+            }
+            OutboxEntry::Outbound { job, due } => {
+                warn!(session_id = %job.session_id, msg_id = %job.msg_id, due = %due, "handing on an unsent outbound message");
+                ports.outbound.enqueue_outbound(&OutboundJob { slot: None, ..job.clone() }, 0).await?;
+            }
+        }
+        report.handed_on += 1;
+        if !ports.outbox.postpone(entry, now.plus(RETRY_AFTER)).await? {
+            report.skipped += 1;
+        }
+    }
+    info!(due = report.due, handed_on = report.handed_on, skipped = report.skipped, "outbox reconciled");
+    Ok(report)
+}

@@ -1,0 +1,458 @@
+//! Use cases of the outbound path: accept an agent's message (API) and deliver a queued message
+//! through the provider at the channel's pace (sender).
+//!
+//! Accepting stores the message as `queued` (with its outbox due time) in the same atomic write
+//! that checks, or changes, the session's assignment, then puts a job on the outbound queue.
+//! Delivering reserves a send slot (see [`crate::pacing`]), waits for it (in SQS when far, in
+//! process for the last moment), claims the message with a lease, calls the provider once, and
+//! records the result with the statistic in one write. A redelivered job finds the message final
+//! and does not call the provider again.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use crate::channel::{Channel, Credentials};
+use crate::directory::MessageQueue;
+use crate::events::DomainEvent;
+use crate::ids::{ExtensionId, ExtensionNumber, MessageId, Sequence, SessionId};
+use crate::message::{
+    DeliveryState, Direction, FailureReason, MAX_SMS_TEXT_CHARS, Message, Origin, OutboundJob, SendErrorCode, Sender,
+    prompts,
+};
+use crate::pacing::{self, SlotDecision};
+use crate::ports::{
+    AssignmentChange, ChannelReader, Clock, DeliveryResult, EventPublisher, OutboundCommit, OutboundCommitOutcome,
+    OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory, SendClaim, Sequences, SessionStore, StoreError,
+};
+use crate::provider::{OutboundContent, SendOutcome, general};
+use crate::session::{Assignment, Operation, ReplyEffect, ReplyRefusal, TimelineEntry};
+use crate::stats::{Counter, StatsDelta};
+use crate::time::Timestamp;
+
+/// How long after acceptance the outbox hands a message on if its queue message was lost.
+pub const OUTBOX_GRACE: Duration = Duration::from_secs(120);
+/// How long a sender's claim on a message lasts.
+pub const SEND_LEASE: Duration = Duration::from_secs(120);
+
+// ---------------------------------------------------------------- accepting
+
+/// The ports accepting an agent message uses.
+pub struct AcceptPorts<'a, S, Q, N, O, K> {
+    /// Sessions.
+    pub sessions: &'a S,
+    /// Queues (for queue membership and mode).
+    pub queues: &'a Q,
+    /// Id sequences.
+    pub sequences: &'a N,
+    /// The outbound queue.
+    pub outbound: &'a O,
+    /// Time.
+    pub clock: &'a K,
+}
+
+/// An agent's message to send in a session.
+#[derive(Debug, Clone)]
+pub struct AgentMessage {
+    /// The session.
+    pub session_id: SessionId,
+    /// The acting extension.
+    pub agent: ExtensionId,
+    /// Its number.
+    pub agent_number: ExtensionNumber,
+    /// The text.
+    pub text: String,
+}
+
+/// The accepted message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptedMessage {
+    /// Session.
+    pub session_id: SessionId,
+    /// Message.
+    pub msg_id: MessageId,
+}
+
+/// Why a message was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// Not allowed (or the session does not exist; the two are not told apart).
+    #[error(transparent)]
+    Refused(#[from] ReplyRefusal),
+    /// The text is empty or too long.
+    #[error("{0}")]
+    InvalidText(&'static str),
+    /// The session changed while the message was being accepted (closed, or taken by another
+    /// agent); nothing was stored.
+    #[error(
+        "the session changed (closed or taken by another agent) while the message was being sent; nothing was sent"
+    )]
+    SessionChanged,
+    /// A dependency failed; nothing was stored.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Accepts an agent's text message for sending.
+pub async fn accept_agent_message<S, Q, N, O, K>(
+    ports: &AcceptPorts<'_, S, Q, N, O, K>,
+    request: AgentMessage,
+) -> Result<AcceptedMessage, AcceptError>
+where
+    S: SessionStore,
+    Q: QueueDirectory,
+    N: Sequences,
+    O: OutboundQueue,
+    K: Clock,
+{
+    if request.text.trim().is_empty() {
+        return Err(AcceptError::InvalidText("msg_body must not be empty"));
+    }
+    if request.text.chars().count() > MAX_SMS_TEXT_CHARS {
+        return Err(AcceptError::InvalidText("msg_body must not exceed 1600 characters"));
+    }
+    let session = ports.sessions.session(request.session_id).await?.ok_or(ReplyRefusal::NotYours)?;
+    let queue: Option<MessageQueue> = match session.assignment {
+        Assignment::Queue(q) => ports.queues.queue(q).await?,
+        Assignment::Extension(_) => None,
+    };
+    let effect = session.authorize_reply(request.agent, queue.as_ref())?;
+
+    let now = ports.clock.now();
+    let msg_id = MessageId::new(ports.sequences.next_id(Sequence::Message).await?)
+        .map_err(|e| StoreError::permanent("allocate message id", e))?;
+    let message = Message {
+        session_id: session.id,
+        msg_id,
+        channel_id: session.key.channel_id,
+        direction: Direction::Outbound,
+        sender: Sender::Extension { id: request.agent, number: request.agent_number },
+        origin: Origin::Agent,
+        text: Some(request.text),
+        media: Vec::new(),
+        created_at: now,
+        delivery: DeliveryState::Queued,
+        attempts: 0,
+        provider_message_id: None,
+        events_published: false,
+    };
+    let assignment = match effect {
+        ReplyEffect::Unchanged => AssignmentChange::Keep { expected: session.assignment },
+        ReplyEffect::TakesOwnership { queue } => AssignmentChange::TakeFromQueue {
+            queue,
+            agent: request.agent,
+            entry: TimelineEntry {
+                session_id: session.id,
+                at: now,
+                operation: Operation::PickedUp { by: request.agent, from_queue: queue },
+            },
+        },
+    };
+    let commit = OutboundCommit { message, outbox_due: now.plus(OUTBOX_GRACE), assignment };
+    if ports.sessions.commit_outbound(&commit).await? == OutboundCommitOutcome::SessionChanged {
+        return Err(AcceptError::SessionChanged);
+    }
+
+    let job = OutboundJob { session_id: session.id, msg_id, channel_id: session.key.channel_id, slot: None };
+    if let Err(error) = ports.outbound.enqueue_outbound(&job, 0).await {
+        warn!(error = %error, session_id = %session.id, msg_id = %msg_id, "outbound queue unavailable; the outbox will hand the message on");
+    }
+    info!(session_id = %session.id, msg_id = %msg_id, "agent message accepted");
+    Ok(AcceptedMessage { session_id: session.id, msg_id })
+}
+
+// ---------------------------------------------------------------- delivering
+
+/// The ports delivery uses.
+pub struct DeliveryPorts<'a, L, S, C, P, O, H, E, K> {
+    /// Message claims and results.
+    pub ledger: &'a L,
+    /// Sessions (for the numbers).
+    pub sessions: &'a S,
+    /// Channels (credentials and rate).
+    pub channels: &'a C,
+    /// Send schedules.
+    pub pacer: &'a P,
+    /// The outbound queue (re-delays and retries).
+    pub outbound: &'a O,
+    /// The provider's HTTP API.
+    pub provider: &'a H,
+    /// The event bus.
+    pub events: &'a E,
+    /// Time.
+    pub clock: &'a K,
+}
+
+/// Retry settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Provider calls per message before a transient failure is final.
+    pub max_attempts: u32,
+    /// First retry delay (doubles per attempt).
+    pub base_delay: Duration,
+}
+
+/// What delivery did with a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The provider accepted the message.
+    Sent,
+    /// The message failed for good.
+    Failed(SendErrorCode),
+    /// A transient failure; the message comes back after this delay.
+    RetryScheduled(u32),
+    /// Its slot is far away; the job waits in the queue this long.
+    Requeued(u32),
+    /// Nothing to do (already final, held by another sender, or missing).
+    Skipped(&'static str),
+}
+
+/// Why delivery must be retried by the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// A dependency failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DeliveryError {
+    /// Whether a later retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            DeliveryError::Store(e) => e.retryable,
+        }
+    }
+}
+
+/// Most slot decisions one job goes through before it is put back on the queue.
+const MAX_SLOT_ROUNDS: usize = 8;
+
+/// Delivers one outbound job.
+pub async fn deliver<L, S, C, P, O, H, E, K>(
+    ports: &DeliveryPorts<'_, L, S, C, P, O, H, E, K>,
+    policy: RetryPolicy,
+    job: &OutboundJob,
+) -> Result<DeliveryOutcome, DeliveryError>
+where
+    L: OutboundLedger,
+    S: SessionStore,
+    C: ChannelReader,
+    P: Pacer,
+    O: OutboundQueue,
+    H: ProviderHttp,
+    E: EventPublisher,
+    K: Clock,
+{
+    let Some(message) = ports.ledger.message(job.session_id, job.msg_id).await? else {
+        warn!(session_id = %job.session_id, msg_id = %job.msg_id, "outbound message not found");
+        return Ok(DeliveryOutcome::Skipped("missing"));
+    };
+    if message.delivery.is_final() {
+        if !message.events_published {
+            announce_final(ports, &message).await?;
+        }
+        return Ok(DeliveryOutcome::Skipped("already final"));
+    }
+    let Some(channel) = ports.channels.channel(job.channel_id).await? else {
+        let reason = failure(SendErrorCode::SendFail, prompts::FAILED_TO_SEND, "the channel no longer exists");
+        return fail_without_call(ports, job, reason).await;
+    };
+
+    // Wait for a send slot.
+    let interval = pacing::slot_interval(channel.send_rate);
+    let mut slot = job.slot;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        if rounds > MAX_SLOT_ROUNDS {
+            ports.outbound.enqueue_outbound(&OutboundJob { slot: None, ..job.clone() }, 1).await?;
+            return Ok(DeliveryOutcome::Requeued(1));
+        }
+        let now = ports.clock.now();
+        let paused = match slot {
+            Some(_) => ports.pacer.paused_until(job.channel_id).await?,
+            None => None,
+        };
+        match pacing::decide(slot, paused, now) {
+            SlotDecision::Reserve => slot = Some(ports.pacer.reserve(job.channel_id, interval, now).await?),
+            SlotDecision::Requeue { delay_seconds } => {
+                let due = slot.unwrap_or(now).plus(OUTBOX_GRACE);
+                ports.ledger.set_outbox_due(job.session_id, job.msg_id, due).await?;
+                ports.outbound.enqueue_outbound(&OutboundJob { slot, ..job.clone() }, delay_seconds).await?;
+                return Ok(DeliveryOutcome::Requeued(delay_seconds));
+            }
+            SlotDecision::SendAt(at) if at <= now => break,
+            SlotDecision::SendAt(at) => ports.clock.sleep_until(at).await,
+        }
+    }
+
+    let now = ports.clock.now();
+    let claimed = match ports.ledger.claim_for_send(job.session_id, job.msg_id, now, now.plus(SEND_LEASE)).await? {
+        SendClaim::Claimed(m) => *m,
+        SendClaim::AlreadyFinal => return Ok(DeliveryOutcome::Skipped("already final")),
+        SendClaim::HeldElsewhere => return Ok(DeliveryOutcome::Skipped("held by another sender")),
+        SendClaim::Missing => return Ok(DeliveryOutcome::Skipped("missing")),
+    };
+    let Some(session) = ports.sessions.session(job.session_id).await? else {
+        let reason = failure(SendErrorCode::SendFail, prompts::FAILED_TO_SEND, "the session no longer exists");
+        return finish(ports, &claimed, &channel, None, DeliveryResult::Failed(reason)).await;
+    };
+    let number = Some(session.key.business_number.as_str());
+
+    let outcome = match &channel.credentials {
+        Credentials::General(creds) => {
+            let content = OutboundContent {
+                from: session.key.business_number.as_str(),
+                to: session.key.customer.as_str(),
+                text: claimed.text.as_deref(),
+                media_urls: claimed.media.iter().map(|m| m.url.as_str()).collect(),
+            };
+            let response = ports.provider.execute(&general::send_request(creds, &content)).await;
+            general::classify_send(&response)
+        }
+    };
+
+    match outcome {
+        SendOutcome::Accepted { provider_message_id } => {
+            finish(ports, &claimed, &channel, number, DeliveryResult::Sent { provider_message_id }).await
+        }
+        SendOutcome::Failed(reason) => finish(ports, &claimed, &channel, number, DeliveryResult::Failed(reason)).await,
+        SendOutcome::RetryLater { reason, after, rate_limited } => {
+            let now = ports.clock.now();
+            if rate_limited {
+                let pause = after.unwrap_or(Duration::from_secs(1));
+                ports.pacer.pause_until(job.channel_id, now.plus(pause)).await?;
+                warn!(channel_id = %job.channel_id, pause_ms = pause.as_millis(), "provider rate limit: channel schedule pushed back");
+            }
+            if claimed.attempts >= policy.max_attempts {
+                return finish(ports, &claimed, &channel, number, DeliveryResult::Failed(reason)).await;
+            }
+            let delay = pacing::retry_delay(policy.base_delay, claimed.attempts, after);
+            let delay_seconds = u32::try_from(delay.as_secs()).unwrap_or(pacing::MAX_QUEUE_DELAY_SECONDS);
+            let result = DeliveryResult::Retry { last_failure: reason, outbox_due: now.plus(delay).plus(OUTBOX_GRACE) };
+            if !ports.ledger.record_delivery(&claimed, claimed.attempts, &result, now, None).await? {
+                return Ok(DeliveryOutcome::Skipped("claim lost"));
+            }
+            ports.outbound.enqueue_outbound(&OutboundJob { slot: None, ..job.clone() }, delay_seconds).await?;
+            info!(session_id = %job.session_id, msg_id = %job.msg_id, attempt = claimed.attempts, delay_seconds, "send failed transiently; retry scheduled");
+            Ok(DeliveryOutcome::RetryScheduled(delay_seconds))
+        }
+    }
+}
+
+fn failure(code: SendErrorCode, prompt: &str, detail: &str) -> FailureReason {
+    FailureReason { code, prompt: prompt.to_owned(), provider_code: None, detail: Some(detail.to_owned()) }
+}
+
+/// Claims and fails a message that cannot be sent at all (its channel is gone).
+async fn fail_without_call<L, S, C, P, O, H, E, K>(
+    ports: &DeliveryPorts<'_, L, S, C, P, O, H, E, K>,
+    job: &OutboundJob,
+    reason: FailureReason,
+) -> Result<DeliveryOutcome, DeliveryError>
+where
+    L: OutboundLedger,
+    E: EventPublisher,
+    K: Clock,
+{
+    let now = ports.clock.now();
+    let claimed = match ports.ledger.claim_for_send(job.session_id, job.msg_id, now, now.plus(SEND_LEASE)).await? {
+        SendClaim::Claimed(m) => *m,
+        _ => return Ok(DeliveryOutcome::Skipped("not claimable")),
+    };
+    let code = reason.code;
+    let result = DeliveryResult::Failed(reason);
+    if !ports.ledger.record_delivery(&claimed, claimed.attempts, &result, now, None).await? {
+        return Ok(DeliveryOutcome::Skipped("claim lost"));
+    }
+    let mut recorded = claimed;
+    recorded.delivery = final_state(&result, now);
+    announce_final(ports, &recorded).await?;
+    Ok(DeliveryOutcome::Failed(code))
+}
+
+/// Records a final result with its statistic, then announces it.
+async fn finish<L, S, C, P, O, H, E, K>(
+    ports: &DeliveryPorts<'_, L, S, C, P, O, H, E, K>,
+    claimed: &Message,
+    channel: &Channel,
+    number: Option<&str>,
+    result: DeliveryResult,
+) -> Result<DeliveryOutcome, DeliveryError>
+where
+    L: OutboundLedger,
+    E: EventPublisher,
+    K: Clock,
+{
+    let now = ports.clock.now();
+    let counter = match result {
+        DeliveryResult::Sent { .. } => Counter::Sent,
+        _ => Counter::Failed,
+    };
+    let stats = number.map(|number| StatsDelta {
+        channel_id: channel.id,
+        number: number.to_owned(),
+        at: now,
+        origin: claimed.origin,
+        counter,
+    });
+    if !ports.ledger.record_delivery(claimed, claimed.attempts, &result, now, stats.as_ref()).await? {
+        return Ok(DeliveryOutcome::Skipped("claim lost"));
+    }
+    let mut recorded = claimed.clone();
+    recorded.delivery = final_state(&result, now);
+    let outcome = match &recorded.delivery {
+        DeliveryState::Failed { reason, .. } => {
+            info!(session_id = %claimed.session_id, msg_id = %claimed.msg_id, send_error = reason.code.as_str(), prompt = reason.prompt.as_str(), "message failed");
+            DeliveryOutcome::Failed(reason.code)
+        }
+        _ => {
+            info!(session_id = %claimed.session_id, msg_id = %claimed.msg_id, attempt = claimed.attempts, "message sent");
+            DeliveryOutcome::Sent
+        }
+    };
+    announce_final(ports, &recorded).await?;
+    Ok(outcome)
+}
+
+fn final_state(result: &DeliveryResult, at: Timestamp) -> DeliveryState {
+    match result {
+        DeliveryResult::Sent { provider_message_id } => {
+            DeliveryState::Sent { provider_message_id: provider_message_id.clone(), at }
+        }
+        DeliveryResult::Failed(reason) | DeliveryResult::Retry { last_failure: reason, .. } => {
+            DeliveryState::Failed { reason: reason.clone(), at }
+        }
+    }
+}
+
+/// Publishes the `message.sent` / `message.failed` event of a final message and marks it out.
+async fn announce_final<L, S, C, P, O, H, E, K>(
+    ports: &DeliveryPorts<'_, L, S, C, P, O, H, E, K>,
+    message: &Message,
+) -> Result<(), DeliveryError>
+where
+    L: OutboundLedger,
+    E: EventPublisher,
+{
+    let event = match &message.delivery {
+        DeliveryState::Sent { provider_message_id, at } => DomainEvent::MessageSent {
+            session_id: message.session_id,
+            msg_id: message.msg_id,
+            channel_id: message.channel_id,
+            provider_message_id: provider_message_id.clone(),
+            at: *at,
+        },
+        DeliveryState::Failed { reason, at } => DomainEvent::MessageFailed {
+            session_id: message.session_id,
+            msg_id: message.msg_id,
+            channel_id: message.channel_id,
+            reason: reason.clone(),
+            at: *at,
+        },
+        _ => return Ok(()),
+    };
+    ports.events.publish(&[event]).await?;
+    ports.ledger.mark_events_published(message.session_id, message.msg_id).await?;
+    Ok(())
+}
