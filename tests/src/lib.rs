@@ -1,1 +1,249 @@
-//! system-tests (scaffold)
+//! The system-test harness: every test starts its own emulator (moto server), its own copy of the
+//! whole stack from template.yaml (every function's real binary, the HTTP API on a free port, the
+//! SQS pollers) and its own sandbox provider, then drives it only through its public interfaces:
+//! the HTTP routes, the sandbox provider's record of what it received, and the tables (read
+//! directly only to assert "nothing stored").
+//!
+//! Function binaries must be built first (`make test` does: `cargo build --workspace --bins`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test harness
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use local_stack::{LocalStack, LocalStackConfig, MotoServer};
+use sandbox_provider::{Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+
+/// Client id of the administrator in tests.
+pub const ADMIN_ID: &str = "switchboard-admin";
+/// Client secret of the administrator in tests.
+pub const ADMIN_SECRET: &str = "system-test-admin-secret";
+/// The sandbox provider's API key.
+pub const SANDBOX_KEY: &str = "sandbox-api-key";
+/// The webhook secret shared with the sandbox provider.
+pub const WEBHOOK_SECRET: &str = "sandbox-webhook-secret";
+/// Every agent's password in tests.
+pub const AGENT_PASSWORD: &str = "Agent1234";
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A running system.
+pub struct TestStack {
+    /// The emulator (dropped last).
+    pub moto: MotoServer,
+    /// The stack.
+    pub stack: LocalStack,
+    /// The sandbox provider.
+    pub sandbox: Sandbox,
+    /// HTTP client for the API.
+    pub http: reqwest::Client,
+    /// DynamoDB client on the emulator (assertions only).
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// Options for [`TestStack::start_with`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Template parameter overrides on top of the harness defaults.
+    pub parameters: Vec<(&'static str, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { parameters: vec![("SenderRetryBaseSeconds", "1".into()), ("SenderMaxAttempts", "3".into())] }
+    }
+}
+
+impl TestStack {
+    /// Starts everything with the default options.
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts everything.
+    pub async fn start_with(options: Options) -> Self {
+        let root = workspace_root();
+        let moto_bin = std::env::var("SWITCHBOARD_MOTO_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join(".venv/bin/moto_server"));
+        assert!(moto_bin.exists(), "{} is missing: run `make test` (it installs moto into .venv)", moto_bin.display());
+        let moto = MotoServer::start(&moto_bin, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("moto starts");
+        let sandbox = Sandbox::start(SandboxConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_keys: vec![SANDBOX_KEY.into()],
+        })
+        .await
+        .expect("sandbox provider starts");
+
+        let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let mut config = LocalStackConfig::for_workspace(&root, &moto.endpoint_url());
+        config.resource_prefix = prefix.clone();
+        config.http_bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.schedules_enabled = false;
+        config.log_dir = Some(root.join("target/system-test-logs").join(&prefix));
+        config.parameter_overrides.insert("AdminClientId".into(), ADMIN_ID.into());
+        config.parameter_overrides.insert("AdminClientSecret".into(), ADMIN_SECRET.into());
+        config.parameter_overrides.insert("AllowHttpProviderUrls".into(), "true".into());
+        for (k, v) in options.parameters {
+            config.parameter_overrides.insert(k.into(), v);
+        }
+        // PublicBaseUrl must name the port the gateway gets, which is only known once it binds:
+        // webhook URLs are then built from the Host the client used (API Gateway's domainName).
+        let stack = LocalStack::start(config).await.expect("local stack starts");
+
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto.endpoint_url())
+            .region("us-east-1")
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load()
+            .await;
+        Self { dynamodb: aws_sdk_dynamodb::Client::new(&sdk), moto, stack, sandbox, http: reqwest::Client::new() }
+    }
+
+    /// The API base URL.
+    pub fn base_url(&self) -> String {
+        self.stack.http_base_url()
+    }
+
+    /// `GET /openapi/v1.0/{path}` with query parameters.
+    pub async fn get(&self, path: &str, token: &str, query: &[(&str, &str)]) -> Value {
+        let mut q: Vec<(&str, &str)> = vec![("access_token", token)];
+        q.extend_from_slice(query);
+        let r = self.http.get(format!("{}/openapi/v1.0/{path}", self.base_url())).query(&q).send().await.unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    /// `POST /openapi/v1.0/{path}` with a JSON body.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Value {
+        self.post_with(path, token, body, &[]).await
+    }
+
+    /// `POST` with extra headers.
+    pub async fn post_with(&self, path: &str, token: Option<&str>, body: &Value, headers: &[(&str, &str)]) -> Value {
+        let mut req = self.http.post(format!("{}/openapi/v1.0/{path}", self.base_url())).json(body);
+        if let Some(t) = token {
+            req = req.query(&[("access_token", t)]);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 200, "POST {path}");
+        r.json().await.unwrap()
+    }
+
+    /// An administrator token.
+    pub async fn admin_token(&self) -> String {
+        self.token(ADMIN_ID, ADMIN_SECRET).await
+    }
+
+    /// A token for `username` / `password`.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let reply = self.post("get_token", None, &json!({"username": username, "password": password})).await;
+        assert_eq!(reply["errcode"], 0, "get_token: {reply}");
+        reply["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an extension; returns its id.
+    pub async fn extension(&self, admin: &str, number: &str) -> u64 {
+        let reply = self
+            .post("extension/create", Some(admin), &json!({"number": number, "caller_id_name": format!("Agent {number}"), "user_password": AGENT_PASSWORD}))
+            .await;
+        assert_eq!(reply["errcode"], 0, "extension/create: {reply}");
+        reply["id"].as_u64().unwrap()
+    }
+
+    /// Creates a message queue; returns its id.
+    pub async fn queue(&self, admin: &str, name: &str, mode: &str, members: &[u64]) -> u64 {
+        let members: Vec<Value> = members.iter().map(|m| json!({"extension_id": m})).collect();
+        let reply = self
+            .post(
+                "message_queue/create",
+                Some(admin),
+                &json!({"name": name, "assignment_mode": mode, "members": members}),
+            )
+            .await;
+        assert_eq!(reply["errcode"], 0, "message_queue/create: {reply}");
+        reply["id"].as_u64().unwrap()
+    }
+
+    /// Creates a General channel on the sandbox provider with `dids` = (number, "extension"|"queue", id);
+    /// configures the sandbox's webhook to it; returns (channel id, webhook URL).
+    pub async fn general_channel(&self, admin: &str, send_rate: u16, dids: &[(&str, &str, u64)]) -> (u64, String) {
+        let dids: Vec<Value> = dids
+            .iter()
+            .map(|(number, kind, id)| json!({"did_number": number, "destination_type": kind, "destination_id": id.to_string()}))
+            .collect();
+        let body = json!({
+            "name": "Sandbox General",
+            "webhook_url_type": "nat",
+            "channel": "general",
+            "account_data": [
+                {"k": "api_key", "v": STANDARD.encode(SANDBOX_KEY)},
+                {"k": "api_secret", "v": STANDARD.encode(WEBHOOK_SECRET)},
+                {"k": "api_verify_url", "v": self.sandbox.verify_url()},
+                {"k": "api_send_url", "v": self.sandbox.send_url()}
+            ],
+            "send_rate": send_rate,
+            "dids": dids
+        });
+        let reply = self.post("message_channel/create", Some(admin), &body).await;
+        assert_eq!(reply["errcode"], 0, "message_channel/create: {reply}");
+        let id = reply["id"].as_u64().unwrap();
+        let detail = self.get("message_channel/get", admin, &[("id", &id.to_string())]).await;
+        let webhook = detail["data"]["webhook_url"].as_str().unwrap().to_owned();
+        self.sandbox.configure_webhook(webhook.clone(), Some(WEBHOOK_SECRET.into()));
+        (id, webhook)
+    }
+
+    /// Items of a table whose partition key starts with `prefix` (a Scan: assertions only).
+    pub async fn items_with_prefix(&self, logical_table: &str, prefix: &str) -> usize {
+        let table = self.stack.table_name(logical_table).unwrap();
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let out = self.dynamodb.scan().table_name(&table).set_exclusive_start_key(start).send().await.unwrap();
+            count += out
+                .items()
+                .iter()
+                .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with(prefix)))
+                .count();
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return count,
+            }
+        }
+    }
+
+    /// Prints every function's log (call when a test fails).
+    pub fn dump_logs(&self) {
+        for f in &self.stack.plan().functions {
+            for line in self.stack.function_logs(&f.logical_id) {
+                eprintln!("[{}] {line}", f.logical_id);
+            }
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

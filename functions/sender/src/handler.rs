@@ -336,8 +336,8 @@ mod tests {
             slots,
             vec![
                 start.plus(Duration::from_secs(10)),
-                start.plus(Duration::from_millis(11_050)),
-                start.plus(Duration::from_millis(12_100)),
+                start.plus(Duration::from_millis(11_100)),
+                start.plus(Duration::from_millis(12_200)),
             ]
         );
         let delays: Vec<u32> = requeued.iter().map(|(_, d)| *d).collect();

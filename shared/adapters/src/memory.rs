@@ -402,6 +402,19 @@ impl OutboundLedger for InMemoryStore {
         Ok(SendClaim::Claimed(Box::new(stored.message.clone())))
     }
 
+    async fn release_claim(&self, message: &Message) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        if let Some(stored) = s.messages.get_mut(&(message.session_id, message.msg_id))
+            && stored.message.delivery == DeliveryState::Sending
+            && stored.message.attempts == message.attempts
+        {
+            stored.message.delivery = DeliveryState::Queued;
+            stored.message.attempts -= 1;
+            stored.lease_until = None;
+        }
+        Ok(())
+    }
+
     async fn record_delivery(
         &self,
         message: &Message,

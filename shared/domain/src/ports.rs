@@ -303,6 +303,9 @@ pub trait OutboundLedger {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<SendClaim, StoreError>;
+    /// Gives a claim back without calling the provider (its slot was missed and the next one is
+    /// far away): the message returns to `queued` and the attempt does not count.
+    async fn release_claim(&self, message: &Message) -> Result<(), StoreError>;
     /// Records the end of the claimed attempt `attempt` and moves the statistic, atomically.
     /// Returns `false` when the claim was lost meanwhile (nothing written).
     async fn record_delivery(

@@ -108,11 +108,18 @@ impl ApiRequest {
         parse_body(&self.body)
     }
 
-    /// The public base URL: the configured one, else the host the client reached us on.
+    /// The public base URL: the configured one, else the scheme and host the client reached us
+    /// on (API Gateway's `x-forwarded-proto` and `domainName`).
     pub fn base_url(&self, configured: Option<&str>) -> String {
         match configured {
             Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("https://{}", self.domain_name.as_deref().unwrap_or("localhost")),
+            None => {
+                let scheme = match self.headers.get("x-forwarded-proto") {
+                    Some("http") => "http",
+                    _ => "https",
+                };
+                format!("{scheme}://{}", self.domain_name.as_deref().unwrap_or("localhost"))
+            }
         }
     }
 
@@ -292,5 +299,11 @@ mod tests {
             ApiRequest { domain_name: Some("abc.execute-api.eu-west-1.amazonaws.com".into()), ..ApiRequest::default() };
         assert_eq!(r.base_url(Some("https://sms.example.com/")), "https://sms.example.com");
         assert_eq!(r.base_url(None), "https://abc.execute-api.eu-west-1.amazonaws.com");
+        let local = ApiRequest {
+            domain_name: Some("127.0.0.1:3000".into()),
+            headers: Headers::from_pairs([("X-Forwarded-Proto", "http")]),
+            ..ApiRequest::default()
+        };
+        assert_eq!(local.base_url(None), "http://127.0.0.1:3000");
     }
 }

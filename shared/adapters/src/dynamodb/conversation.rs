@@ -459,6 +459,29 @@ impl OutboundLedger for DynamoStore {
         }
     }
 
+    async fn release_claim(&self, message: &Message) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.conversation())
+            .set_key(Some(key_map(keys::message(message.session_id, message.msg_id))))
+            .update_expression("SET #st = :queued, #attempts = #attempts - :one REMOVE lease_until")
+            .condition_expression("#st = :sending AND #attempts = :attempt")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_names("#attempts", "attempts")
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":attempt", n(message.attempts))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(err) => Err(store_error("release claim", err)),
+        }
+    }
+
     async fn record_delivery(
         &self,
         message: &Message,

@@ -26,7 +26,7 @@ use crate::ports::{
     OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory, SendClaim, Sequences, SessionStore, StoreError,
 };
 use crate::provider::{OutboundContent, SendOutcome, general};
-use crate::session::{Assignment, Operation, ReplyEffect, ReplyRefusal, TimelineEntry};
+use crate::session::{Assignment, Operation, ReplyEffect, ReplyRefusal, Session, TimelineEntry};
 use crate::stats::{Counter, StatsDelta};
 use crate::time::Timestamp;
 
@@ -258,13 +258,18 @@ where
         return fail_without_call(ports, job, reason).await;
     };
 
-    // Wait for a send slot.
+    // Claim the message and read its session before waiting for the slot, so that nothing but
+    // building the request stands between the slot and the provider call.
     let interval = pacing::slot_interval(channel.send_rate);
     let mut slot = job.slot;
+    let mut held: Option<(Message, Option<Session>)> = None;
     let mut rounds = 0;
     loop {
         rounds += 1;
         if rounds > MAX_SLOT_ROUNDS {
+            if let Some((claimed, _)) = &held {
+                ports.ledger.release_claim(claimed).await?;
+            }
             ports.outbound.enqueue_outbound(&OutboundJob { slot: None, ..job.clone() }, 1).await?;
             return Ok(DeliveryOutcome::Requeued(1));
         }
@@ -276,24 +281,42 @@ where
         match pacing::decide(slot, paused, now) {
             SlotDecision::Reserve => slot = Some(ports.pacer.reserve(job.channel_id, interval, now).await?),
             SlotDecision::Requeue { delay_seconds } => {
+                if let Some((claimed, _)) = &held {
+                    ports.ledger.release_claim(claimed).await?;
+                }
                 let due = slot.unwrap_or(now).plus(OUTBOX_GRACE);
                 ports.ledger.set_outbox_due(job.session_id, job.msg_id, due).await?;
                 ports.outbound.enqueue_outbound(&OutboundJob { slot, ..job.clone() }, delay_seconds).await?;
                 return Ok(DeliveryOutcome::Requeued(delay_seconds));
             }
-            SlotDecision::SendAt(at) if at <= now => break,
-            SlotDecision::SendAt(at) => ports.clock.sleep_until(at).await,
+            SlotDecision::SendAt(at) => {
+                if held.is_none() {
+                    let now = ports.clock.now();
+                    let claimed =
+                        match ports.ledger.claim_for_send(job.session_id, job.msg_id, now, now.plus(SEND_LEASE)).await?
+                        {
+                            SendClaim::Claimed(m) => *m,
+                            SendClaim::AlreadyFinal => return Ok(DeliveryOutcome::Skipped("already final")),
+                            SendClaim::HeldElsewhere => return Ok(DeliveryOutcome::Skipped("held by another sender")),
+                            SendClaim::Missing => return Ok(DeliveryOutcome::Skipped("missing")),
+                        };
+                    let session = ports.sessions.session(job.session_id).await?;
+                    held = Some((claimed, session));
+                }
+                ports.clock.sleep_until(at).await;
+                if ports.clock.now() > at.plus(pacing::LATE_TOLERANCE) {
+                    // Too late for this slot: sending now could bunch calls. Take a new one.
+                    slot = None;
+                    continue;
+                }
+                break;
+            }
         }
     }
-
-    let now = ports.clock.now();
-    let claimed = match ports.ledger.claim_for_send(job.session_id, job.msg_id, now, now.plus(SEND_LEASE)).await? {
-        SendClaim::Claimed(m) => *m,
-        SendClaim::AlreadyFinal => return Ok(DeliveryOutcome::Skipped("already final")),
-        SendClaim::HeldElsewhere => return Ok(DeliveryOutcome::Skipped("held by another sender")),
-        SendClaim::Missing => return Ok(DeliveryOutcome::Skipped("missing")),
+    let Some((claimed, session)) = held else {
+        return Ok(DeliveryOutcome::Skipped("not claimed"));
     };
-    let Some(session) = ports.sessions.session(job.session_id).await? else {
+    let Some(session) = session else {
         let reason = failure(SendErrorCode::SendFail, prompts::FAILED_TO_SEND, "the session no longer exists");
         return finish(ports, &claimed, &channel, None, DeliveryResult::Failed(reason)).await;
     };

@@ -1,0 +1,11 @@
+//! System tests through the local stack: every test starts moto, the whole template and the
+//! sandbox provider, and drives them through the HTTP routes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fixtures;
+mod happy_path;
+mod outbox;
+mod pacing;
+mod rejections;
+mod routing;
+mod sending;
