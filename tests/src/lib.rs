@@ -247,3 +247,52 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A running system in which agent 1000 owns one open session with customer `+8618012121222` on
+/// a General channel (number `+14102161183`) on the sandbox provider.
+pub struct Conversation {
+    /// The system.
+    pub t: TestStack,
+    /// An administrator token.
+    pub admin: String,
+    /// Agent 1000's token.
+    pub agent: String,
+    /// The session.
+    pub session_id: u64,
+    /// The channel.
+    pub channel_id: u64,
+}
+
+impl Conversation {
+    /// Starts a system, creates agent and channel at `send_rate`, and lets the customer write first.
+    pub async fn start(send_rate: u16) -> Self {
+        let t = TestStack::start().await;
+        let admin = t.admin_token().await;
+        let ext = t.extension(&admin, "1000").await;
+        let (channel_id, _) = t.general_channel(&admin, send_rate, &[("+14102161183", "extension", ext)]).await;
+        let spec = sandbox_provider::InboundSpec {
+            from: "+8618012121222".into(),
+            to: "+14102161183".into(),
+            text: Some("hi".into()),
+            ..sandbox_provider::InboundSpec::default()
+        };
+        assert_eq!(t.sandbox.deliver_inbound(spec).await.unwrap().status, 204);
+        let agent = t.token("1000", AGENT_PASSWORD).await;
+        let session_id = eventually(Duration::from_secs(15), "the session", || async {
+            let list = t
+                .get("message_session/list", &agent, &[("page_size", "5"), ("user_type", "1"), ("user_no", "1000")])
+                .await;
+            list["list"][0]["id"].as_u64()
+        })
+        .await;
+        Self { t, admin, agent, session_id, channel_id }
+    }
+
+    /// The agent replies `text`; returns the message id.
+    pub async fn reply(&self, text: &str) -> u64 {
+        let body = json!({"sender_type": 1, "sender_no": "1000", "session_id": self.session_id, "msg_body": text});
+        let r = self.t.post("message/send", Some(&self.agent), &body).await;
+        assert_eq!(r["errcode"], 0, "{r}");
+        r["msg_id"].as_u64().unwrap()
+    }
+}

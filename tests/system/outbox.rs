@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use adapters::dynamodb::{DynamoStore, Tables};
-use domain::ids::{ChannelId, ProviderMessageId};
-use domain::inbound::{InboundKey, InboundMessage, InboundRecord, InboundState};
-use domain::phone::{BusinessNumber, CustomerAddress};
+use adapters::memory::fixtures::pending_inbound;
 use domain::ports::Inbox;
 use domain::time::Timestamp;
 use system_tests::{AGENT_PASSWORD, TestStack, eventually};
@@ -23,28 +21,9 @@ async fn a_stored_message_that_never_reached_the_router_is_routed_after_the_sche
         Tables { conversation: t.stack.table_name("ConversationTable").unwrap(), ..Tables::default() },
     );
     let accepted = Timestamp::from_datetime(time::OffsetDateTime::now_utc()).minus(Duration::from_secs(120));
-    let key = InboundKey {
-        channel_id: ChannelId::new(channel_id).unwrap(),
-        provider_message_id: ProviderMessageId::parse("lost-1").unwrap(),
-    };
-    store
-        .insert_pending(&InboundRecord {
-            key: key.clone(),
-            message: InboundMessage {
-                provider_message_id: key.provider_message_id.clone(),
-                from: CustomerAddress::parse("+8618012121222").unwrap(),
-                to: BusinessNumber::parse("+14102161183").unwrap(),
-                text: Some("did anyone get this?".into()),
-                media: vec![],
-                provider_timestamp: accepted,
-                display_name: None,
-            },
-            accepted_at: accepted,
-            raw_body: "{}".into(),
-            state: InboundState::Pending,
-        })
-        .await
-        .unwrap();
+    let record = pending_inbound("lost-1", "+8618012121222", "+14102161183", "did anyone get this?", accepted);
+    assert_eq!(record.key.channel_id.get(), channel_id);
+    store.insert_pending(&record).await.unwrap();
 
     let report = t.stack.fire_schedule("OutboxReconcilerFunction", "EveryMinute").await.unwrap();
     assert_eq!(report["handed_on"], 1, "{report}");

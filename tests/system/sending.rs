@@ -3,70 +3,19 @@
 
 use std::time::Duration;
 
-use sandbox_provider::{InboundSpec, ScriptedResponse};
+use sandbox_provider::ScriptedResponse;
 use serde_json::{Value, json};
-use system_tests::{AGENT_PASSWORD, TestStack, eventually};
+use system_tests::{Conversation, eventually};
 
-struct Conversation {
-    t: TestStack,
-    admin: String,
-    agent: String,
-    session_id: u64,
-    channel_id: u64,
-}
-
-async fn conversation() -> Conversation {
-    let t = TestStack::start().await;
-    let admin = t.admin_token().await;
-    let ext = t.extension(&admin, "1000").await;
-    let (channel_id, _) = t.general_channel(&admin, 10, &[("+14102161183", "extension", ext)]).await;
-    let d = t
-        .sandbox
-        .deliver_inbound(InboundSpec {
-            from: "+8618012121222".into(),
-            to: "+14102161183".into(),
-            text: Some("hi".into()),
-            ..InboundSpec::default()
+/// Waits for a message to reach `sent` or `failed`.
+async fn final_record(c: &Conversation, msg_id: u64, timeout: Duration) -> Value {
+    eventually(timeout, "a final delivery state", || async {
+        let h = c.t.get("message/get", &c.agent, &[("id", &c.session_id.to_string()), ("page_size", "100")]).await;
+        h["data"]["records"].as_array().and_then(|r| {
+            r.iter().find(|m| m["msg_id"] == msg_id && (m["state"] == "sent" || m["state"] == "failed")).cloned()
         })
-        .await
-        .unwrap();
-    assert_eq!(d.status, 204);
-    let agent = t.token("1000", AGENT_PASSWORD).await;
-    let session_id = eventually(Duration::from_secs(15), "the session", || async {
-        let list =
-            t.get("message_session/list", &agent, &[("page_size", "5"), ("user_type", "1"), ("user_no", "1000")]).await;
-        list["list"][0]["id"].as_u64()
     })
-    .await;
-    Conversation { t, admin, agent, session_id, channel_id }
-}
-
-impl Conversation {
-    async fn reply(&self, text: &str) -> u64 {
-        let r = self
-            .t
-            .post(
-                "message/send",
-                Some(&self.agent),
-                &json!({"sender_type": 1, "sender_no": "1000", "session_id": self.session_id, "msg_body": text}),
-            )
-            .await;
-        assert_eq!(r["errcode"], 0, "{r}");
-        r["msg_id"].as_u64().unwrap()
-    }
-
-    async fn final_record(&self, msg_id: u64, timeout: Duration) -> Value {
-        eventually(timeout, "a final delivery state", || async {
-            let h = self
-                .t
-                .get("message/get", &self.agent, &[("id", &self.session_id.to_string()), ("page_size", "100")])
-                .await;
-            h["data"]["records"].as_array().and_then(|r| {
-                r.iter().find(|m| m["msg_id"] == msg_id && (m["state"] == "sent" || m["state"] == "failed")).cloned()
-            })
-        })
-        .await
-    }
+    .await
 }
 
 fn error(status: u16, code: &str) -> ScriptedResponse {
@@ -80,7 +29,7 @@ fn error(status: u16, code: &str) -> ScriptedResponse {
 
 #[tokio::test]
 async fn provider_failures_end_failed_with_the_seed_prompt_and_code() {
-    let c = conversation().await;
+    let c = Conversation::start(10).await;
     let cases: Vec<(ScriptedResponse, &str, &str)> = vec![
         (ScriptedResponse::Status { status: 401, body: None, retry_after: None }, "auth_fail", "Authentication Failed"),
         (
@@ -109,7 +58,7 @@ async fn provider_failures_end_failed_with_the_seed_prompt_and_code() {
     for (response, send_error, prompt) in cases {
         c.t.sandbox.script_send_responses([response]);
         let msg = c.reply("please").await;
-        let record = c.final_record(msg, Duration::from_secs(15)).await;
+        let record = final_record(&c, msg, Duration::from_secs(15)).await;
         assert_eq!(record["delivery_status"], 2, "{record}");
         assert_eq!(record["send_error"], send_error, "{record}");
         assert_eq!(record["send_error_prompt"], prompt, "{record}");
@@ -126,7 +75,7 @@ async fn provider_failures_end_failed_with_the_seed_prompt_and_code() {
 
 #[tokio::test]
 async fn transient_failures_are_retried_with_backoff_until_sent_or_out_of_attempts() {
-    let c = conversation().await;
+    let c = Conversation::start(10).await;
     // 500, then a rate limit (10006), then accepted: sent on the third attempt
     c.t.sandbox.script_send_responses([
         ScriptedResponse::Status { status: 500, body: None, retry_after: None },
@@ -134,7 +83,7 @@ async fn transient_failures_are_retried_with_backoff_until_sent_or_out_of_attemp
         ScriptedResponse::Accept,
     ]);
     let msg = c.reply("eventually").await;
-    let record = c.final_record(msg, Duration::from_secs(30)).await;
+    let record = final_record(&c, msg, Duration::from_secs(30)).await;
     assert_eq!(record["state"], "sent", "{record}");
     assert_eq!(record["attempts"], 3);
     let calls = c.t.sandbox.sent();
@@ -145,7 +94,7 @@ async fn transient_failures_are_retried_with_backoff_until_sent_or_out_of_attemp
     // the sandbox drops the connection three times: out of attempts (SenderMaxAttempts=3)
     c.t.sandbox.script_send_responses([ScriptedResponse::Drop, ScriptedResponse::Drop, ScriptedResponse::Drop]);
     let msg = c.reply("never").await;
-    let record = c.final_record(msg, Duration::from_secs(30)).await;
+    let record = final_record(&c, msg, Duration::from_secs(30)).await;
     assert_eq!(record["state"], "failed");
     assert_eq!(record["send_error"], "request_fail");
     assert_eq!(record["send_error_prompt"], "Failed to send");
@@ -155,9 +104,9 @@ async fn transient_failures_are_retried_with_backoff_until_sent_or_out_of_attemp
 
 #[tokio::test]
 async fn a_redelivered_job_never_calls_the_provider_twice() {
-    let c = conversation().await;
+    let c = Conversation::start(10).await;
     let msg = c.reply("once").await;
-    c.final_record(msg, Duration::from_secs(15)).await;
+    final_record(&c, msg, Duration::from_secs(15)).await;
     // put the same job on the queue again, as SQS may
     let sqs = aws_sdk_sqs::Client::new(
         &aws_config::defaults(aws_config::BehaviorVersion::latest())

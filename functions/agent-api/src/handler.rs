@@ -227,16 +227,13 @@ async fn message_get<S: AgentStore, O: OutboundQueue, K: Clock>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use adapters::memory::fixtures::{general_channel, pending_inbound};
     use adapters::memory::{InMemoryEvents, InMemoryQueues, InMemoryStore, ManualClock, close_session_for_test};
     use adapters::system::OsRandom;
-    use domain::channel::{
-        Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, NumberRule, ProviderUrl, SendRate,
-        SessionTimeoutDays, UrlPolicy, WebhookUrlType,
-    };
+    use domain::channel::Destination;
     use domain::directory::{AssignmentMode, MessageQueue};
-    use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, ProviderMessageId, QueueId, WebhookToken};
-    use domain::inbound::{InboundJob, InboundKey, InboundMessage, InboundRecord, InboundState};
-    use domain::phone::{BusinessNumber, CustomerAddress};
+    use domain::ids::{ExtensionId, ExtensionNumber, QueueId};
+    use domain::inbound::InboundJob;
     use domain::ports::{ChannelWriter, Inbox};
     use domain::secret::Secret;
     use domain::services::routing::{RoutingPorts, route_inbound};
@@ -282,64 +279,24 @@ mod tests {
             })
             .await
             .unwrap();
-        let channel = Channel {
-            id: ChannelId::new(1).unwrap(),
-            name: "General SMS".into(),
-            credentials: Credentials::General(GeneralCredentials {
-                api_key: Secret::new("k"),
-                api_secret: None,
-                verify_url: None,
-                send_url: ProviderUrl::parse("https://sp.example.com/send", UrlPolicy::HttpsOnly).unwrap(),
-            }),
-            webhook_token: WebhookToken::parse("429ced149ff9437695be795aff38407b").unwrap(),
-            webhook_url_type: WebhookUrlType::Nat,
-            send_rate: SendRate::DEFAULT,
-            auto_close_session: false,
-            session_expired_days: SessionTimeoutDays::DEFAULT,
-            numbers: vec![
-                NumberRule {
-                    number: BusinessNumber::parse("+14102161183").unwrap(),
-                    destination: Destination::Extension(ExtensionId::new(1).unwrap()),
-                    members: vec![],
-                },
-                NumberRule {
-                    number: BusinessNumber::parse("+14102161184").unwrap(),
-                    destination: Destination::Queue(QueueId::new(1).unwrap()),
-                    members: vec![],
-                },
+        let channel = general_channel(
+            1,
+            1,
+            None,
+            &[
+                ("+14102161183", Destination::Extension(ExtensionId::new(1).unwrap())),
+                ("+14102161184", Destination::Queue(QueueId::new(1).unwrap())),
             ],
-            status: ChannelStatus::Unknown,
-            enabled: true,
-            created_at: deps.clock.now(),
-        };
+        );
         deps.store.insert_channel(&channel).await.unwrap().unwrap();
         deps
     }
 
     /// A customer writes to `to`; returns the session id.
     async fn inbound(deps: &TestDeps, id: &str, to: &str) -> u64 {
-        let key = InboundKey {
-            channel_id: ChannelId::new(1).unwrap(),
-            provider_message_id: ProviderMessageId::parse(id).unwrap(),
-        };
-        deps.store
-            .insert_pending(&InboundRecord {
-                key: key.clone(),
-                message: InboundMessage {
-                    provider_message_id: key.provider_message_id.clone(),
-                    from: CustomerAddress::parse("+8618012121222").unwrap(),
-                    to: BusinessNumber::parse(to).unwrap(),
-                    text: Some("Hello".into()),
-                    media: vec![],
-                    provider_timestamp: deps.clock.now(),
-                    display_name: None,
-                },
-                accepted_at: deps.clock.now(),
-                raw_body: "{}".into(),
-                state: InboundState::Pending,
-            })
-            .await
-            .unwrap();
+        let record = pending_inbound(id, "+8618012121222", to, "Hello", deps.clock.now());
+        let key = record.key.clone();
+        deps.store.insert_pending(&record).await.unwrap();
         let events = InMemoryEvents::new();
         let ports = RoutingPorts {
             channels: &deps.store,

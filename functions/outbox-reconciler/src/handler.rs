@@ -37,10 +37,9 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    use adapters::memory::fixtures::pending_inbound;
     use adapters::memory::{InMemoryQueues, InMemoryStore, ManualClock};
-    use domain::ids::{ChannelId, ProviderMessageId};
-    use domain::inbound::{InboundKey, InboundMessage, InboundRecord, InboundState};
-    use domain::phone::{BusinessNumber, CustomerAddress};
+    use domain::inbound::InboundKey;
     use domain::ports::Inbox;
     use domain::time::Timestamp;
 
@@ -51,29 +50,9 @@ mod tests {
     }
 
     async fn pending(store: &InMemoryStore, id: &str, at: Timestamp) -> InboundKey {
-        let key = InboundKey {
-            channel_id: ChannelId::new(1).unwrap(),
-            provider_message_id: ProviderMessageId::parse(id).unwrap(),
-        };
-        store
-            .insert_pending(&InboundRecord {
-                key: key.clone(),
-                message: InboundMessage {
-                    provider_message_id: key.provider_message_id.clone(),
-                    from: CustomerAddress::parse("+8618012121222").unwrap(),
-                    to: BusinessNumber::parse("+14102161183").unwrap(),
-                    text: Some("hi".into()),
-                    media: vec![],
-                    provider_timestamp: at,
-                    display_name: None,
-                },
-                accepted_at: at,
-                raw_body: "{}".into(),
-                state: InboundState::Pending,
-            })
-            .await
-            .unwrap();
-        key
+        let record = pending_inbound(id, "+8618012121222", "+14102161183", "hi", at);
+        store.insert_pending(&record).await.unwrap();
+        record.key
     }
 
     #[tokio::test]

@@ -1,13 +1,13 @@
 //! SQS batch → `route_inbound` per record. Retryable failures (a dependency, a lost race) are
-//! reported as batch item failures; a parked or missing record is acknowledged.
+//! reported as batch item failures; a routed, parked or missing record is acknowledged.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use domain::inbound::InboundJob;
 use domain::ports::{ChannelReader, EventPublisher, Inbox, Sequences, SessionStore};
-use domain::services::routing::{RouteOutcome, RoutingPorts, route_inbound};
+use domain::services::routing::{RouteError, RoutingPorts, route_inbound};
 use lambda_runtime::{Error, LambdaEvent};
-use lambda_support::sqs::{RecordOutcome, process_batch};
-use tracing::{Instrument, error, info_span};
+use lambda_support::sqs::{outcome_of, process_batch};
+use tracing::{Instrument, info_span};
 
 /// What the handler needs.
 pub struct Deps<S, E> {
@@ -33,20 +33,7 @@ where
     Ok(process_batch(event.payload, |job: InboundJob| {
         let ports = &ports;
         let span = info_span!("route", channel_id = %job.key.channel_id, provider_message_id = job.key.provider_message_id.as_str());
-        async move {
-            match route_inbound(ports, &job).await {
-                Ok(RouteOutcome::Routed { .. } | RouteOutcome::AlreadyDone | RouteOutcome::Missing) => RecordOutcome::Done,
-                Ok(RouteOutcome::Unroutable(_)) => RecordOutcome::Done,
-                Err(e) if e.is_retryable() => {
-                    error!(error.message = %e, error.cause_chain = ?e, "routing failed; will retry");
-                    RecordOutcome::Retry
-                }
-                Err(e) => {
-                    error!(error.message = %e, error.cause_chain = ?e, "routing failed permanently");
-                    RecordOutcome::Drop
-                }
-            }
-        }
+        async move { outcome_of(route_inbound(ports, &job).await, RouteError::is_retryable) }
         .instrument(span)
     })
     .await)
@@ -55,17 +42,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use adapters::memory::fixtures::{general_channel, pending_inbound};
     use adapters::memory::{InMemoryEvents, InMemoryStore, close_session_for_test};
-    use domain::channel::{
-        Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, NumberRule, ProviderUrl, SendRate,
-        SessionTimeoutDays, UrlPolicy, WebhookUrlType,
-    };
+    use domain::channel::Destination;
     use domain::events::DomainEvent;
-    use domain::ids::{ChannelId, ExtensionId, ProviderMessageId, QueueId, SessionId, WebhookToken};
-    use domain::inbound::{InboundKey, InboundMessage, InboundRecord, InboundState};
-    use domain::phone::{BusinessNumber, CustomerAddress};
+    use domain::ids::{ChannelId, ExtensionId, QueueId, SessionId};
+    use domain::inbound::InboundKey;
     use domain::ports::{ChannelWriter, StatsReader};
-    use domain::secret::Secret;
     use domain::session::Assignment;
     use domain::time::Timestamp;
     use serde_json::json;
@@ -74,62 +57,25 @@ mod tests {
 
     async fn deps() -> Deps<InMemoryStore, InMemoryEvents> {
         let store = InMemoryStore::new();
-        let channel = Channel {
-            id: ChannelId::new(1).unwrap(),
-            name: "General".into(),
-            credentials: Credentials::General(GeneralCredentials {
-                api_key: Secret::new("k"),
-                api_secret: None,
-                verify_url: None,
-                send_url: ProviderUrl::parse("https://sp.example.com/send", UrlPolicy::HttpsOnly).unwrap(),
-            }),
-            webhook_token: WebhookToken::parse("429ced149ff9437695be795aff38407b").unwrap(),
-            webhook_url_type: WebhookUrlType::Nat,
-            send_rate: SendRate::DEFAULT,
-            auto_close_session: false,
-            session_expired_days: SessionTimeoutDays::DEFAULT,
-            numbers: vec![
-                NumberRule {
-                    number: BusinessNumber::parse("+14102161183").unwrap(),
-                    destination: Destination::Extension(ExtensionId::new(7).unwrap()),
-                    members: vec![],
-                },
-                NumberRule {
-                    number: BusinessNumber::parse("+14102161184").unwrap(),
-                    destination: Destination::Queue(QueueId::new(3).unwrap()),
-                    members: vec![],
-                },
+        let channel = general_channel(
+            1,
+            1,
+            None,
+            &[
+                ("+14102161183", Destination::Extension(ExtensionId::new(7).unwrap())),
+                ("+14102161184", Destination::Queue(QueueId::new(3).unwrap())),
             ],
-            status: ChannelStatus::Unknown,
-            enabled: true,
-            created_at: Timestamp::from_millis(0),
-        };
+        );
         store.insert_channel(&channel).await.unwrap().unwrap();
         Deps { store, events: InMemoryEvents::new() }
     }
 
     async fn stored(deps: &Deps<InMemoryStore, InMemoryEvents>, id: &str, from: &str, to: &str) -> InboundKey {
-        let key = InboundKey {
-            channel_id: ChannelId::new(1).unwrap(),
-            provider_message_id: ProviderMessageId::parse(id).unwrap(),
-        };
-        let record = InboundRecord {
-            key: key.clone(),
-            message: InboundMessage {
-                provider_message_id: key.provider_message_id.clone(),
-                from: CustomerAddress::parse(from).unwrap(),
-                to: BusinessNumber::parse(to).unwrap(),
-                text: Some(format!("message {id}")),
-                media: vec![],
-                provider_timestamp: Timestamp::from_millis(1_795_000_000_000),
-                display_name: None,
-            },
-            accepted_at: Timestamp::from_millis(1_795_000_000_100),
-            raw_body: "{}".into(),
-            state: InboundState::Pending,
-        };
+        let mut record =
+            pending_inbound(id, from, to, &format!("message {id}"), Timestamp::from_millis(1_795_000_000_000));
+        record.accepted_at = Timestamp::from_millis(1_795_000_000_100);
         deps.store.insert_pending(&record).await.unwrap();
-        key
+        record.key
     }
 
     fn batch(keys: &[&InboundKey]) -> LambdaEvent<SqsEvent> {

@@ -7,10 +7,10 @@ use domain::message::OutboundJob;
 use domain::ports::{
     ChannelReader, Clock, EventPublisher, OutboundLedger, OutboundQueue, Pacer, ProviderHttp, SessionStore,
 };
-use domain::services::sending::{DeliveryPorts, RetryPolicy, deliver};
+use domain::services::sending::{DeliveryError, DeliveryPorts, RetryPolicy, deliver};
 use lambda_runtime::{Error, LambdaEvent};
-use lambda_support::sqs::{RecordOutcome, process_batch};
-use tracing::{Instrument, error, info, info_span};
+use lambda_support::sqs::{outcome_of, process_batch};
+use tracing::{Instrument, info_span};
 
 /// What the handler needs.
 pub struct Deps<S, O, H, E, K> {
@@ -54,23 +54,7 @@ where
         let ports = &ports;
         let span =
             info_span!("deliver", session_id = %job.session_id, msg_id = %job.msg_id, channel_id = %job.channel_id);
-        async move {
-            match deliver(ports, deps.retry, &job).await {
-                Ok(outcome) => {
-                    info!(outcome = ?outcome, "delivery step done");
-                    RecordOutcome::Done
-                }
-                Err(e) if e.is_retryable() => {
-                    error!(error.message = %e, error.cause_chain = ?e, "delivery failed; will retry");
-                    RecordOutcome::Retry
-                }
-                Err(e) => {
-                    error!(error.message = %e, error.cause_chain = ?e, "delivery failed permanently");
-                    RecordOutcome::Drop
-                }
-            }
-        }
-        .instrument(span)
+        async move { outcome_of(deliver(ports, deps.retry, &job).await, DeliveryError::is_retryable) }.instrument(span)
     })
     .await)
 }
@@ -80,16 +64,13 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    use adapters::memory::fixtures::{general_channel, pending_inbound};
     use adapters::memory::{InMemoryEvents, InMemoryQueues, InMemoryStore, ManualClock, ScriptedProvider};
-    use domain::channel::{
-        Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, NumberRule, ProviderUrl, SendRate,
-        SessionTimeoutDays, UrlPolicy, WebhookUrlType,
-    };
+    use domain::channel::Destination;
     use domain::events::DomainEvent;
-    use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, ProviderMessageId, SessionId, WebhookToken};
-    use domain::inbound::{InboundJob, InboundKey, InboundMessage, InboundRecord, InboundState};
+    use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, SessionId};
+    use domain::inbound::InboundJob;
     use domain::message::{DeliveryState, SendErrorCode, prompts};
-    use domain::phone::{BusinessNumber, CustomerAddress};
     use domain::ports::{ChannelWriter, Inbox, StatsReader};
     use domain::provider::{ProviderResponse, RequestAuth};
     use domain::secret::Secret;
@@ -112,29 +93,12 @@ mod tests {
             retry: RetryPolicy { max_attempts: 3, base_delay: Duration::from_secs(2) },
         };
         {
-            let channel = Channel {
-                id: ChannelId::new(1).unwrap(),
-                name: "General".into(),
-                credentials: Credentials::General(GeneralCredentials {
-                    api_key: Secret::new("sandbox-api-key"),
-                    api_secret: None,
-                    verify_url: None,
-                    send_url: ProviderUrl::parse("https://sp.example.com/sendmessage", UrlPolicy::HttpsOnly).unwrap(),
-                }),
-                webhook_token: WebhookToken::parse("429ced149ff9437695be795aff38407b").unwrap(),
-                webhook_url_type: WebhookUrlType::Nat,
-                send_rate: SendRate::new(rate).unwrap(),
-                auto_close_session: false,
-                session_expired_days: SessionTimeoutDays::DEFAULT,
-                numbers: vec![NumberRule {
-                    number: BusinessNumber::parse("+14102161183").unwrap(),
-                    destination: Destination::Extension(ExtensionId::new(7).unwrap()),
-                    members: vec![],
-                }],
-                status: ChannelStatus::Unknown,
-                enabled: true,
-                created_at: Timestamp::from_millis(0),
-            };
+            let channel = general_channel(
+                1,
+                rate,
+                None,
+                &[("+14102161183", Destination::Extension(ExtensionId::new(7).unwrap()))],
+            );
             deps.store.insert_channel(&channel).await.unwrap().unwrap();
         }
         deps
@@ -142,28 +106,9 @@ mod tests {
 
     /// A customer message opens session 1 (owned by extension 7); the agent replies `n` times.
     async fn agent_replies(deps: &TestDeps, n: usize) -> Vec<OutboundJob> {
-        let key = InboundKey {
-            channel_id: ChannelId::new(1).unwrap(),
-            provider_message_id: ProviderMessageId::parse("in-1").unwrap(),
-        };
-        deps.store
-            .insert_pending(&InboundRecord {
-                key: key.clone(),
-                message: InboundMessage {
-                    provider_message_id: key.provider_message_id.clone(),
-                    from: CustomerAddress::parse("+8618012121222").unwrap(),
-                    to: BusinessNumber::parse("+14102161183").unwrap(),
-                    text: Some("hi".into()),
-                    media: vec![],
-                    provider_timestamp: deps.clock.now(),
-                    display_name: None,
-                },
-                accepted_at: deps.clock.now(),
-                raw_body: "{}".into(),
-                state: InboundState::Pending,
-            })
-            .await
-            .unwrap();
+        let record = pending_inbound("in-1", "+8618012121222", "+14102161183", "hi", deps.clock.now());
+        let key = record.key.clone();
+        deps.store.insert_pending(&record).await.unwrap();
         let routing = RoutingPorts {
             channels: &deps.store,
             inbox: &deps.store,

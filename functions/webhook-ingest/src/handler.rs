@@ -93,13 +93,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use adapters::memory::fixtures::general_channel;
     use adapters::memory::{InMemoryQueues, InMemoryStore, ManualClock};
-    use domain::channel::{
-        Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, NumberRule, ProviderUrl, SendRate,
-        SessionTimeoutDays, UrlPolicy, WebhookUrlType,
-    };
-    use domain::ids::{ChannelId, ExtensionId, WebhookToken};
-    use domain::phone::BusinessNumber;
+    use domain::channel::Destination;
+    use domain::ids::ExtensionId;
     use domain::ports::ChannelWriter;
     use domain::secret::Secret;
     use domain::time::Timestamp;
@@ -109,29 +106,12 @@ mod tests {
 
     async fn deps() -> Deps<InMemoryStore, InMemoryStore, InMemoryQueues, ManualClock> {
         let store = InMemoryStore::new();
-        let channel = Channel {
-            id: ChannelId::new(1).unwrap(),
-            name: "General SMS Channel".into(),
-            credentials: Credentials::General(GeneralCredentials {
-                api_key: Secret::new("sandbox-api-key"),
-                api_secret: Some(Secret::new("sandbox-webhook-secret")),
-                verify_url: None,
-                send_url: ProviderUrl::parse("https://sp.example.com/sendmessage", UrlPolicy::HttpsOnly).unwrap(),
-            }),
-            webhook_token: WebhookToken::parse("429ced149ff9437695be795aff38407b").unwrap(),
-            webhook_url_type: WebhookUrlType::Nat,
-            send_rate: SendRate::DEFAULT,
-            auto_close_session: false,
-            session_expired_days: SessionTimeoutDays::DEFAULT,
-            numbers: vec![NumberRule {
-                number: BusinessNumber::parse("+14102161183").unwrap(),
-                destination: Destination::Extension(ExtensionId::new(1).unwrap()),
-                members: vec![],
-            }],
-            status: ChannelStatus::Unknown,
-            enabled: true,
-            created_at: Timestamp::from_millis(0),
-        };
+        let channel = general_channel(
+            1,
+            1,
+            Some("sandbox-webhook-secret"),
+            &[("+14102161183", Destination::Extension(ExtensionId::new(1).unwrap()))],
+        );
         store.insert_channel(&channel).await.unwrap().unwrap();
         Deps {
             channels: store,

@@ -786,3 +786,81 @@ pub fn close_session_for_test(store: &InMemoryStore, id: SessionId, at: Timestam
         s.locks.remove(&key);
     }
 }
+
+/// Builders of the domain values handler tests need over and over.
+pub mod fixtures {
+    use domain::channel::{
+        Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, NumberRule, ProviderUrl, SendRate,
+        SessionTimeoutDays, UrlPolicy, WebhookUrlType,
+    };
+    use domain::ids::{ChannelId, ProviderMessageId, WebhookToken};
+    use domain::inbound::{InboundKey, InboundMessage, InboundRecord, InboundState};
+    use domain::phone::{BusinessNumber, CustomerAddress};
+    use domain::secret::Secret;
+    use domain::time::Timestamp;
+
+    /// The webhook token of [`general_channel`].
+    pub const WEBHOOK_TOKEN: &str = "429ced149ff9437695be795aff38407b";
+
+    /// A General channel with id `id` on `https://sp.example.com/sendmessage`, API key
+    /// `sandbox-api-key`, the given webhook secret, send rate and number rules.
+    ///
+    /// # Panics
+    /// On an invalid id, rate or number (a bug in the test).
+    #[allow(clippy::expect_used)]
+    pub fn general_channel(id: u64, rate: u16, secret: Option<&str>, numbers: &[(&str, Destination)]) -> Channel {
+        Channel {
+            id: ChannelId::new(id).expect("channel id"),
+            name: "General SMS".into(),
+            credentials: Credentials::General(GeneralCredentials {
+                api_key: Secret::new("sandbox-api-key"),
+                api_secret: secret.map(Secret::new),
+                verify_url: None,
+                send_url: ProviderUrl::parse("https://sp.example.com/sendmessage", UrlPolicy::HttpsOnly).expect("url"),
+            }),
+            webhook_token: WebhookToken::parse(WEBHOOK_TOKEN).expect("token"),
+            webhook_url_type: WebhookUrlType::Nat,
+            send_rate: SendRate::new(rate).expect("rate"),
+            auto_close_session: false,
+            session_expired_days: SessionTimeoutDays::DEFAULT,
+            numbers: numbers
+                .iter()
+                .map(|(n, d)| NumberRule {
+                    number: BusinessNumber::parse(n).expect("number"),
+                    destination: *d,
+                    members: vec![],
+                })
+                .collect(),
+            status: ChannelStatus::Unknown,
+            enabled: true,
+            created_at: Timestamp::from_millis(0),
+        }
+    }
+
+    /// A pending inbound record on channel 1: `from` texted `text` to `to` at `at`.
+    ///
+    /// # Panics
+    /// On an invalid id or number (a bug in the test).
+    #[allow(clippy::expect_used)]
+    pub fn pending_inbound(provider_id: &str, from: &str, to: &str, text: &str, at: Timestamp) -> InboundRecord {
+        let key = InboundKey {
+            channel_id: ChannelId::new(1).expect("channel id"),
+            provider_message_id: ProviderMessageId::parse(provider_id).expect("provider id"),
+        };
+        InboundRecord {
+            message: InboundMessage {
+                provider_message_id: key.provider_message_id.clone(),
+                from: CustomerAddress::parse(from).expect("from"),
+                to: BusinessNumber::parse(to).expect("to"),
+                text: Some(text.to_owned()),
+                media: vec![],
+                provider_timestamp: at,
+                display_name: None,
+            },
+            key,
+            accepted_at: at,
+            raw_body: "{}".into(),
+            state: InboundState::Pending,
+        }
+    }
+}

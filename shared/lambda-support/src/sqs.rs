@@ -59,6 +59,28 @@ where
     response
 }
 
+/// Turns a use case's result into the record's outcome: success is done; an error is retried when
+/// `is_retryable` says a later attempt may succeed, and dropped (logged as an error) otherwise.
+pub fn outcome_of<T: std::fmt::Debug, E: std::fmt::Display + std::fmt::Debug>(
+    result: Result<T, E>,
+    is_retryable: impl Fn(&E) -> bool,
+) -> RecordOutcome {
+    match result {
+        Ok(done) => {
+            tracing::debug!(outcome = ?done, "record handled");
+            RecordOutcome::Done
+        }
+        Err(e) if is_retryable(&e) => {
+            error!(error.message = %e, error.cause_chain = ?e, "record failed; it will be retried");
+            RecordOutcome::Retry
+        }
+        Err(e) => {
+            error!(error.message = %e, error.cause_chain = ?e, "record failed permanently; dropped");
+            RecordOutcome::Drop
+        }
+    }
+}
+
 fn receive_count(record: &SqsMessage) -> u32 {
     record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(0)
 }

@@ -1,7 +1,7 @@
 //! The `up` command (`make dev`): reads its settings from the environment, reuses or starts the
 //! emulator, starts the local stack with schedules on, prints the bindings and runs until Ctrl-C
 //! (or SIGTERM).
-//! Further steps (starting the sandbox provider, bootstrapping demo data) belong here.
+//! `dev` (`make dev`) adds the sandbox provider and demo data (module `demo`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -36,6 +36,12 @@ pub enum DevError {
     /// Waiting for Ctrl-C or printing failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The sandbox provider could not start.
+    #[error(transparent)]
+    Sandbox(#[from] sandbox_provider::SandboxError),
+    /// Creating the demo data through the API failed.
+    #[error("demo setup failed: {0}")]
+    Demo(String),
 }
 
 /// Settings of `up`, from the environment.
@@ -53,6 +59,8 @@ pub struct DevSettings {
     pub admin_client_id: String,
     /// `SWITCHBOARD_ADMIN_CLIENT_SECRET`.
     pub admin_client_secret: String,
+    /// `SWITCHBOARD_SANDBOX_BIND` (default `127.0.0.1:3100`).
+    pub sandbox_bind: SocketAddr,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -91,6 +99,7 @@ impl DevSettings {
             moto_bin: PathBuf::from(var("SWITCHBOARD_MOTO_BIN", &default_moto.display().to_string())),
             admin_client_id: var("SWITCHBOARD_ADMIN_CLIENT_ID", "switchboard-admin"),
             admin_client_secret: var("SWITCHBOARD_ADMIN_CLIENT_SECRET", "switchboard-dev-secret-change-me"),
+            sandbox_bind: socket_addr("SWITCHBOARD_SANDBOX_BIND", &var("SWITCHBOARD_SANDBOX_BIND", "127.0.0.1:3100"))?,
             root,
         })
     }
@@ -174,16 +183,20 @@ async fn wait_for_stop() -> std::io::Result<()> {
     }
 }
 
-/// Runs `up` until Ctrl-C or SIGTERM.
-pub async fn up() -> Result<(), DevError> {
+/// Runs `up` (or `dev` when `with_demo`) until Ctrl-C or SIGTERM.
+pub async fn up(with_demo: bool) -> Result<(), DevError> {
     let settings = DevSettings::from_env()?;
     let moto = ensure_emulator(&settings).await?;
     let config = settings.stack_config();
     let log_dir = config.log_dir.clone();
     let stack = LocalStack::start(config).await?;
     print_bindings(&stack, log_dir.as_deref())?;
+    let demo = if with_demo { Some(crate::demo::start(&stack, &settings).await?) } else { None };
     wait_for_stop().await?;
     tracing::info!("shutting down");
+    if let Some(demo) = demo {
+        demo.stop().await;
+    }
     stack.shutdown().await;
     drop(moto);
     Ok(())
