@@ -10,7 +10,10 @@ use std::fmt::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use adapters::dynamodb::{DynamoStore, Tables};
+use domain::ids::ChannelId;
 use domain::pacing::{max_calls_in_any_second, slot_interval};
+use domain::ports::Pacer;
 use domain::time::Timestamp;
 use system_tests::{Conversation, eventually, workspace_root};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -85,29 +88,43 @@ async fn main() {
 async fn pacing(md: &mut String, n: usize, rate: u16) {
     let c = Conversation::start(rate).await;
     let t = &c.t;
+    // Hold the channel (as a provider 429 would) while all n replies are accepted, so the
+    // measurement is the schedule releasing a full backlog, not the API's intake rate.
+    let store = DynamoStore::new(
+        t.dynamodb.clone(),
+        Tables { conversation: t.stack.table_name("ConversationTable").unwrap(), ..Tables::default() },
+    );
+    let hold = Duration::from_secs(75);
+    let released_at = Timestamp::from_datetime(time::OffsetDateTime::now_utc()).plus(hold);
+    store.pause_until(ChannelId::new(c.channel_id).unwrap(), released_at).await.unwrap();
     let started = Instant::now();
     let texts: Vec<String> = (0..n).map(|i| format!("message {i}")).collect();
     for chunk in texts.chunks(20) {
         futures::future::join_all(chunk.iter().map(|text| c.reply(text))).await;
     }
     let accepted = started.elapsed();
-    let calls = eventually(Duration::from_secs(120), "every provider call", || async {
+    assert!(accepted < hold, "the API took {accepted:?} to accept {n} replies, longer than the hold");
+    let calls = eventually(Duration::from_secs(240), "every provider call", || async {
         let sent = t.sandbox.sent();
         (sent.len() >= n).then_some(sent)
     })
     .await;
     let times: Vec<Timestamp> = calls.iter().map(|c| Timestamp::from_datetime(c.received_at)).collect();
     let worst = max_calls_in_any_second(&times);
+    let early = times.iter().filter(|t| **t < released_at).count();
     let span = times.iter().max().unwrap().since(*times.iter().min().unwrap());
     let ideal = slot_interval(domain::channel::SendRate::new(rate).unwrap()) * u32::try_from(n - 1).unwrap();
+    let missed = t.stack.function_logs("SenderFunction").iter().filter(|l| l.contains("missed the send slot")).count();
     let _ = writeln!(md, "### Pacing accuracy through the local stack\n");
     let _ = writeln!(
         md,
-        "{n} agent replies on one channel at `send_rate` {rate}, accepted by the API in {:.2} s, sent by concurrent sender invocations (local stack: up to 3 sender instances).\n",
+        "{n} agent replies on one channel at `send_rate` {rate}. The channel's schedule is held (as after a provider 429) \
+         while the API accepts all {n} ({:.1} s), then the backlog is released at the channel's pace by concurrent sender \
+         invocations (local stack: up to 3 sender instances), most of it after waiting in SQS with `DelaySeconds`.\n",
         accepted.as_secs_f64()
     );
     let _ = writeln!(md, "| metric | value |\n|---|---|");
-    let _ = writeln!(md, "| provider calls | {} (expected {n}) |", calls.len());
+    let _ = writeln!(md, "| provider calls | {} (expected {n}); before the hold ended: {early} |", calls.len());
     let _ = writeln!(md, "| most calls in any one-second window | {worst} (limit {rate}) |");
     let _ = writeln!(md, "| first to last call | {:.3} s |", span.as_secs_f64());
     let _ = writeln!(
@@ -116,7 +133,15 @@ async fn pacing(md: &mut String, n: usize, rate: u16) {
         slot_interval(domain::channel::SendRate::new(rate).unwrap()).as_secs_f64() * 1000.0,
         ideal.as_secs_f64()
     );
-    let _ = writeln!(md, "| effective rate | {:.2} msg/s |\n", (n - 1) as f64 / span.as_secs_f64());
+    let _ = writeln!(md, "| effective rate | {:.2} msg/s |", (n - 1) as f64 / span.as_secs_f64());
+    let _ = writeln!(md, "| slots missed by a late wake-up and taken again | {missed} |\n");
+    let _ = writeln!(
+        md,
+        "A missed slot costs throughput, never the limit: a message that wakes more than 30 ms after its slot takes a \
+         new one at the end of the schedule. Here the late wake-ups come from CPU contention (moto, every function and \
+         the harness share the machine's cores; each send is about seven emulator calls), which is what keeps the \
+         effective rate under the schedule's ideal. In AWS the store does not run on the sender's CPU.\n"
+    );
 }
 
 /// Spawns `binary` against a one-shot Runtime API and returns the time until its first `/next`.

@@ -284,6 +284,7 @@ where
                 if let Some((claimed, _)) = &held {
                     ports.ledger.release_claim(claimed).await?;
                 }
+                info!(session_id = %job.session_id, msg_id = %job.msg_id, delay_seconds, "send slot is far away; waiting in the queue");
                 let due = slot.unwrap_or(now).plus(OUTBOX_GRACE);
                 ports.ledger.set_outbox_due(job.session_id, job.msg_id, due).await?;
                 ports.outbound.enqueue_outbound(&OutboundJob { slot, ..job.clone() }, delay_seconds).await?;
@@ -304,8 +305,10 @@ where
                     held = Some((claimed, session));
                 }
                 ports.clock.sleep_until(at).await;
-                if ports.clock.now() > at.plus(pacing::LATE_TOLERANCE) {
+                let woke = ports.clock.now();
+                if woke > at.plus(pacing::LATE_TOLERANCE) {
                     // Too late for this slot: sending now could bunch calls. Take a new one.
+                    warn!(session_id = %job.session_id, msg_id = %job.msg_id, late_ms = woke.since(at).as_millis(), "missed the send slot; taking a new one");
                     slot = None;
                     continue;
                 }
