@@ -45,6 +45,8 @@ pub struct TestStack {
     pub http: reqwest::Client,
     /// DynamoDB client on the emulator (assertions only).
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// SQS client on the emulator (to play a redelivering queue).
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 /// Options for [`TestStack::start_with`].
@@ -103,7 +105,14 @@ impl TestStack {
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test"))
             .load()
             .await;
-        Self { dynamodb: aws_sdk_dynamodb::Client::new(&sdk), moto, stack, sandbox, http: reqwest::Client::new() }
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            moto,
+            stack,
+            sandbox,
+            http: reqwest::Client::new(),
+        }
     }
 
     /// The API base URL.

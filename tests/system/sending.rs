@@ -108,17 +108,10 @@ async fn a_redelivered_job_never_calls_the_provider_twice() {
     let msg = c.reply("once").await;
     final_record(&c, msg, Duration::from_secs(15)).await;
     // put the same job on the queue again, as SQS may
-    let sqs = aws_sdk_sqs::Client::new(
-        &aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(c.t.moto.endpoint_url())
-            .region("us-east-1")
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "test"))
-            .load()
-            .await,
-    );
     let body = json!({"session_id": c.session_id, "msg_id": msg, "channel_id": c.channel_id}).to_string();
     for _ in 0..3 {
-        sqs.send_message()
+        c.t.sqs
+            .send_message()
             .queue_url(c.t.stack.queue_url("OutboundQueue").unwrap())
             .message_body(&body)
             .send()

@@ -40,18 +40,8 @@ pub struct ApiRequest {
 impl ApiRequest {
     /// Reads a Lambda HTTP request (API Gateway HTTP API payload 2.0).
     pub fn from_lambda(req: &Request) -> Self {
-        let query = req
-            .query_string_parameters()
-            .iter()
-            .flat_map(|(k, _)| {
-                req.query_string_parameters()
-                    .all(k)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|v| (k.to_owned(), v.to_owned()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        // `QueryMap::iter` yields every (key, value) pair, repeated keys included.
+        let query = req.query_string_parameters().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         let headers = Headers::from_pairs(
             req.headers().iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned()))),
         );
@@ -291,6 +281,15 @@ mod tests {
         assert_eq!(r.access_token(), Some("xyz"));
         r.headers = Headers::default();
         assert_eq!(r.access_token(), None);
+    }
+
+    #[test]
+    fn repeated_query_keys_are_kept_once_per_value() {
+        let req =
+            crate::testing::apigw_request("GET", "/x/{action}", "/x/list", &[("ids", "1"), ("page", "2")], &[], None);
+        let mut query = ApiRequest::from_lambda(&req).query;
+        query.sort();
+        assert_eq!(query, vec![("ids".to_owned(), "1".to_owned()), ("page".to_owned(), "2".to_owned())]);
     }
 
     #[test]
