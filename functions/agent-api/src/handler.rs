@@ -1,32 +1,42 @@
 //! Routes `/openapi/v1.0/message_session/<action>` and `/openapi/v1.0/message/<action>`.
 //!
 //! Who acts: an agent's token acts only as its own extension; an API client's token may act as
-//! any extension (`user_type`/`sender_type` 1 with the extension number). A session the acting
-//! extension may not see is answered exactly like a missing one (60001), so existence is not
-//! revealed.
+//! any extension (`user_type`/`sender_type` 1 with the extension number) or as the third-party
+//! platform (9), and without an operator (transfer, close) as the administrator. A session the
+//! operator may not see is answered exactly like a missing one (60001), so existence is not
+//! revealed. Decisions are the domain's (`Session`'s state machine, `services::sessions`,
+//! `services::sending`); this module parses, resolves the operator and shapes replies.
 
 use domain::auth::Principal;
 use domain::directory::Extension;
 use domain::ids::{MessageId, SessionId};
-use domain::openapi::sessions::{self, Operator};
+use domain::message::Sender;
+use domain::openapi::sessions::{self, Operator, SendTarget, TransferTarget};
 use domain::openapi::{ApiError, ErrCode, Fields, success};
 use domain::ports::{
-    ChannelReader, Clock, ExtensionDirectory, IdempotencyStore, OutboundQueue, QueueDirectory, Sequences, SessionStore,
-    TokenStore,
+    ChannelReader, Clock, EventPublisher, ExtensionDirectory, IdempotencyStore, OutboundQueue, QueueDirectory,
+    Sequences, SessionStore, TokenStore,
 };
-use domain::services::sending::{AcceptError, AcceptPorts, AgentMessage, accept_agent_message};
-use domain::session::{ReplyRefusal, Session};
+use domain::services::sending::{
+    AcceptError, AcceptPorts, AgentMessage, MessageTarget, StartRefusal, accept_agent_message,
+};
+use domain::services::sessions::{
+    OperationError, SessionOperation, SessionPorts, changes_since, list_sessions, operate, participants,
+};
+use domain::session::{Actor, Assignment, Refusal, Session, ViewChange};
 use lambda_http::{Body, Error, Request, Response};
 use lambda_support::openapi::{Access, ApiRequest, Failure, ServePorts, serve};
 use serde_json::{Value, json};
 use tracing::{Instrument, info_span};
 
 /// What the handler needs.
-pub struct Deps<S, O, K> {
+pub struct Deps<S, O, E, K> {
     /// Every store port (one DynamoDB store in production).
     pub store: S,
     /// The sending queue.
     pub outbound: O,
+    /// The event bus.
+    pub events: E,
     /// Time.
     pub clock: K,
 }
@@ -42,8 +52,8 @@ impl<T> AgentStore for T where
 }
 
 /// Handles one request.
-pub async fn handle<S: AgentStore, O: OutboundQueue, K: Clock>(
-    deps: &Deps<S, O, K>,
+pub async fn handle<S: AgentStore, O: OutboundQueue, E: EventPublisher, K: Clock>(
+    deps: &Deps<S, O, E, K>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let req = ApiRequest::from_lambda(&request);
@@ -51,15 +61,31 @@ pub async fn handle<S: AgentStore, O: OutboundQueue, K: Clock>(
     Ok(route(deps, &req).instrument(span).await)
 }
 
-async fn route<S: AgentStore, O: OutboundQueue, K: Clock>(deps: &Deps<S, O, K>, req: &ApiRequest) -> Response<Body> {
+async fn route<S: AgentStore, O: OutboundQueue, E: EventPublisher, K: Clock>(
+    deps: &Deps<S, O, E, K>,
+    req: &ApiRequest,
+) -> Response<Body> {
     let ports = ServePorts { tokens: &deps.store, idempotency: &deps.store, clock: &deps.clock };
     let resource = req.path.trim_end_matches('/').rsplit('/').nth(1).unwrap_or_default().to_owned();
     serve(&ports, req, Access::AnyCaller, |principal| async move {
         match (resource.as_str(), req.action.as_str()) {
-            ("message_session", "list") => session_list(deps, req, &principal).await,
+            ("message_session", "list" | "search") => session_list(deps, req, &principal).await,
             ("message_session", "get") => session_get(deps, req, &principal).await,
+            ("message_session", "query") => session_query(deps, req, &principal).await,
+            ("message_session", "pickup") => session_op(deps, req, &principal, OpKind::PickUp).await,
+            ("message_session", "transfer") => session_change(deps, req, &principal, true).await,
+            ("message_session", "close") => session_change(deps, req, &principal, false).await,
+            ("message_session", "archive") => {
+                session_op(deps, req, &principal, OpKind::View(ViewChange::Archive)).await
+            }
+            ("message_session", "unarchive") => {
+                session_op(deps, req, &principal, OpKind::View(ViewChange::Unarchive)).await
+            }
+            ("message_session", "delete") => session_op(deps, req, &principal, OpKind::View(ViewChange::Remove)).await,
+            ("message_session", "changes") => session_changes(deps, req, &principal).await,
             ("message", "send") => message_send(deps, req, &principal).await,
             ("message", "get") => message_get(deps, req, &principal).await,
+            ("message", "query") => message_query(deps, req, &principal).await,
             (resource, action) => Err(ApiError::new(
                 ErrCode::InterfaceNotExisted,
                 format!("{resource}/{action} is not an endpoint of this version"),
@@ -71,72 +97,80 @@ async fn route<S: AgentStore, O: OutboundQueue, K: Clock>(deps: &Deps<S, O, K>, 
 }
 
 fn not_found(id: impl std::fmt::Display) -> Failure {
-    ApiError::new(ErrCode::DataNotFound, format!("session {id} does not exist or is not handled by this extension"))
+    ApiError::new(ErrCode::DataNotFound, format!("session {id} does not exist or is not handled by this operator"))
         .into()
 }
 
-/// The extension a call acts as, checked against the caller.
-async fn acting_extension<S: AgentStore>(
+/// The operator a call acts as, checked against the caller: `(actor, its extension)`.
+async fn resolve_actor<S: AgentStore>(
     store: &S,
     principal: &Principal,
-    operator: &Operator,
-) -> Result<Extension, Failure> {
-    let Operator::Extension(number) = operator else {
-        return Err(ApiError::field(
-            "user_type",
-            "unsupported",
-            "acting as the third-party platform (9) is not supported by this version yet",
-        )
-        .into());
+    operator: Option<&Operator>,
+) -> Result<(Actor, Option<Extension>), Failure> {
+    let denied = || ApiError::new(ErrCode::AccessDenied, "an agent token can act only as its own extension").into();
+    let number = match (operator, principal) {
+        (Some(Operator::Extension(n)), Principal::Agent { number: own, .. }) if own != n => return Err(denied()),
+        (Some(Operator::Extension(n)), _) => n.clone(),
+        (Some(Operator::Api), Principal::Agent { .. }) => return Err(denied()),
+        (Some(Operator::Api), Principal::ApiClient { .. }) => return Ok((Actor::Api, None)),
+        (None, Principal::Agent { number, .. }) => number.clone(),
+        (None, Principal::ApiClient { .. }) => return Ok((Actor::Admin, None)),
     };
-    if let Principal::Agent { number: own, .. } = principal
-        && own != number
-    {
-        return Err(ApiError::new(ErrCode::AccessDenied, "an agent token can act only as its own extension").into());
-    }
-    store
-        .extension_by_number(number)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("extension {number} does not exist")).into())
+    let ext = store.extension_by_number(&number).await?.ok_or_else(|| {
+        Failure::from(ApiError::new(ErrCode::DataNotFound, format!("extension {number} does not exist")))
+    })?;
+    Ok((Actor::Extension(ext.id), Some(ext)))
 }
 
-/// Who may read a session: API clients always; an extension if it owns the session or it waits
-/// in one of its queues.
-async fn readable<S: AgentStore>(store: &S, principal: &Principal, id: SessionId) -> Result<Session, Failure> {
+async fn queues_of<S: AgentStore>(store: &S, actor: Actor) -> Result<Vec<domain::ids::QueueId>, Failure> {
+    match actor {
+        Actor::Extension(e) => Ok(store.queues_of_agent(e).await?),
+        Actor::Api | Actor::Admin => Ok(Vec::new()),
+    }
+}
+
+/// A session the actor may read.
+async fn readable<S: AgentStore>(store: &S, actor: Actor, id: SessionId) -> Result<Session, Failure> {
     let session = store.session(id).await?.ok_or_else(|| not_found(id))?;
-    match principal {
-        Principal::ApiClient { .. } => Ok(session),
-        Principal::Agent { extension_id, .. } => {
-            let queues = store.queues_of_agent(*extension_id).await?;
-            if session.visible_to(*extension_id, &queues) { Ok(session) } else { Err(not_found(id)) }
-        }
-    }
+    let queues = queues_of(store, actor).await?;
+    if session.visible_to(&actor, &queues) { Ok(session) } else { Err(not_found(id)) }
 }
 
-async fn session_list<S: AgentStore, O: OutboundQueue, K: Clock>(
-    deps: &Deps<S, O, K>,
+async fn refusal<S: AgentStore>(store: &S, id: SessionId, refusal: Refusal) -> Failure {
+    let who = |owner: Assignment| async move {
+        match owner {
+            Assignment::Extension(e) => match store.extension(e).await {
+                Ok(Some(ext)) => format!("extension {}", ext.number.as_str()),
+                _ => "another extension".to_owned(),
+            },
+            Assignment::Api => "the third-party platform".to_owned(),
+            Assignment::Queue(_) => "a queue".to_owned(),
+        }
+    };
+    let submsg = match refusal {
+        Refusal::NotVisible => return not_found(id),
+        Refusal::AlreadyPickedUp { owner } => format!("session {id} was already picked up by {}", who(owner).await),
+        Refusal::Taken { owner } => format!("session {id} was taken by {} first; nothing was sent", who(owner).await),
+        other => format!("session {id}: {other}"),
+    };
+    ApiError::new(ErrCode::ActionForbidden, submsg).with_reason(refusal.reason()).into()
+}
+
+async fn session_list<S: AgentStore, O, E, K>(
+    deps: &Deps<S, O, E, K>,
     req: &ApiRequest,
     principal: &Principal,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
     let query = sessions::parse_session_list(&req.query_value())?;
-    if query.operator == Operator::Api {
-        // No destination routes to the third-party platform in this version, so it has no sessions.
-        return Ok(success(json!({"list": []})));
-    }
-    let ext = acting_extension(&deps.store, principal, &query.operator).await?;
-    let mut list = deps.store.sessions_of_extension(ext.id, query.page_size).await?;
-    for queue in deps.store.queues_of_agent(ext.id).await? {
-        list.extend(deps.store.sessions_in_queue(queue, query.page_size).await?);
-    }
-    list.retain(|s| query.closed.is_none_or(|closed| closed != s.is_open()));
-    list.sort_by_key(|s| std::cmp::Reverse((s.last_activity_at, s.id)));
-    list.dedup_by_key(|s| s.id);
-    list.truncate(query.page_size);
-    Ok(success(json!({"list": list.iter().map(sessions::session_list_item).collect::<Vec<_>>()})))
+    let (actor, _) = resolve_actor(&deps.store, principal, Some(&query.operator)).await?;
+    let queues = queues_of(&deps.store, actor).await?;
+    let page = list_sessions(&deps.store, actor, &queues, &query).await?;
+    let list: Vec<Value> = page.sessions.iter().map(sessions::session_list_item).collect();
+    Ok(success(json!({"list": list, "has_more": page.has_more})))
 }
 
-fn session_id_param(req: &ApiRequest, name: &str) -> Result<SessionId, Failure> {
+fn id_param(req: &ApiRequest, name: &str) -> Result<SessionId, Failure> {
     let query = req.query_value();
     let mut f = Fields::new(&query);
     let id = f.integer(name);
@@ -146,82 +180,283 @@ fn session_id_param(req: &ApiRequest, name: &str) -> Result<SessionId, Failure> 
         .ok_or_else(|| ApiError::field(name, "format", "must be a positive integer").into())
 }
 
-async fn session_get<S: AgentStore, O: OutboundQueue, K: Clock>(
-    deps: &Deps<S, O, K>,
+/// The caller as a reader: an agent reads as itself, an API client as the administrator unless
+/// it names an operator (`user_type`).
+async fn reader<S: AgentStore>(store: &S, req: &ApiRequest, principal: &Principal) -> Result<Actor, Failure> {
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let operator = if f.opt_integer("user_type").is_some() {
+        sessions::parse_operator(&mut f, "user_type", "user_no")
+    } else {
+        None
+    };
+    f.finish()?;
+    Ok(resolve_actor(store, principal, operator.as_ref()).await?.0)
+}
+
+async fn detail<S: AgentStore>(store: &S, session: &Session) -> Result<Value, Failure> {
+    let channel_name = store.channel(session.key.channel_id).await?.map(|c| c.name).unwrap_or_default();
+    let members = participants(store, session).await?;
+    let timeline = store.timeline(session.id).await?;
+    let mut numbers = std::collections::BTreeMap::new();
+    for id in sessions::timeline_extensions(&timeline) {
+        if let Some(ext) = store.extension(id).await? {
+            numbers.insert(id, ext.number.as_str().to_owned());
+        }
+    }
+    Ok(sessions::session_detail(session, &channel_name, &members, &timeline, &numbers))
+}
+
+async fn session_get<S: AgentStore, O, E, K>(
+    deps: &Deps<S, O, E, K>,
     req: &ApiRequest,
     principal: &Principal,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
-    let id = session_id_param(req, "id")?;
-    let session = readable(&deps.store, principal, id).await?;
-    let channel_name = deps.store.channel(session.key.channel_id).await?.map(|c| c.name).unwrap_or_default();
+    let id = id_param(req, "id")?;
+    let actor = reader(&deps.store, req, principal).await?;
+    let session = readable(&deps.store, actor, id).await?;
     // Yeastar returns the one session under `list`.
-    Ok(success(json!({"list": sessions::session_detail(&session, &channel_name)})))
+    Ok(success(json!({"list": detail(&deps.store, &session).await?})))
 }
 
-async fn message_send<S: AgentStore, O: OutboundQueue, K: Clock>(
-    deps: &Deps<S, O, K>,
+fn ids_param(req: &ApiRequest) -> Result<Vec<SessionId>, Failure> {
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let ids = sessions::parse_session_ids(&mut f);
+    f.finish()?;
+    ids.ok_or_else(|| ApiError::field("ids", "required", "is required").into())
+}
+
+async fn session_query<S: AgentStore, O, E, K>(
+    deps: &Deps<S, O, E, K>,
+    req: &ApiRequest,
+    principal: &Principal,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let ids = ids_param(req)?;
+    let actor = reader(&deps.store, req, principal).await?;
+    let queues = queues_of(&deps.store, actor).await?;
+    let mut list = Vec::new();
+    for id in ids {
+        if let Some(s) = deps.store.session(id).await?.filter(|s| s.visible_to(&actor, &queues)) {
+            list.push(detail(&deps.store, &s).await?);
+        }
+    }
+    Ok(success(json!({"list": list})))
+}
+
+/// Operations with a mandatory operator.
+#[derive(Debug, Clone, Copy)]
+enum OpKind {
+    PickUp,
+    View(ViewChange),
+}
+
+async fn run_operation<S: AgentStore, O, E: EventPublisher, K: Clock>(
+    deps: &Deps<S, O, E, K>,
+    id: SessionId,
+    actor: Actor,
+    operation: SessionOperation,
+) -> Result<Value, Failure> {
+    let ports =
+        SessionPorts { sessions: &deps.store, directory: &deps.store, events: &deps.events, clock: &deps.clock };
+    match operate(&ports, id, actor, operation).await {
+        Ok(after) => Ok(success(json!({"session": sessions::session_list_item(&after)}))),
+        Err(OperationError::Refused(r)) => Err(refusal(&deps.store, id, r).await),
+        Err(OperationError::UnknownDestination) => {
+            Err(ApiError::new(ErrCode::DataNotFound, "the destination extension or queue does not exist")
+                .with_reason("unknown_destination")
+                .into())
+        }
+        Err(OperationError::Contention) => Err(ApiError::new(
+            ErrCode::ActionForbidden,
+            format!("session {id} kept changing while this was being done; nothing was changed, try again"),
+        )
+        .with_reason("contention")
+        .into()),
+        Err(OperationError::Store(e)) => Err(Failure::Store(e)),
+    }
+}
+
+fn op_input(req: &ApiRequest) -> Result<Value, Failure> {
+    // Yeastar documents `delete` as GET with query parameters; accept a JSON body too.
+    if req.method.eq_ignore_ascii_case("GET") { Ok(req.query_value()) } else { Ok(req.json_body()?) }
+}
+
+async fn session_op<S: AgentStore, O, E: EventPublisher, K: Clock>(
+    deps: &Deps<S, O, E, K>,
+    req: &ApiRequest,
+    principal: &Principal,
+    kind: OpKind,
+) -> Result<Value, Failure> {
+    let operation = match kind {
+        OpKind::PickUp => {
+            req.require_method("POST")?;
+            SessionOperation::PickUp
+        }
+        OpKind::View(ViewChange::Remove) => SessionOperation::View(ViewChange::Remove),
+        OpKind::View(change) => {
+            req.require_method("POST")?;
+            SessionOperation::View(change)
+        }
+    };
+    let input = op_input(req)?;
+    let query = sessions::parse_session_op(&input)?;
+    let (actor, _) = resolve_actor(&deps.store, principal, Some(&query.operator)).await?;
+    run_operation(deps, query.session_id, actor, operation).await
+}
+
+async fn session_change<S: AgentStore, O, E: EventPublisher, K: Clock>(
+    deps: &Deps<S, O, E, K>,
+    req: &ApiRequest,
+    principal: &Principal,
+    transfer: bool,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let body = req.json_body()?;
+    let query = if transfer { sessions::parse_transfer(&body)? } else { sessions::parse_close(&body)? };
+    let (actor, _) = resolve_actor(&deps.store, principal, query.operator.as_ref()).await?;
+    let operation = match query.target {
+        Some(TransferTarget::Extension(e)) => SessionOperation::Transfer(Assignment::Extension(e)),
+        Some(TransferTarget::Queue(q)) => SessionOperation::Transfer(Assignment::Queue(q)),
+        Some(TransferTarget::Api) => SessionOperation::Transfer(Assignment::Api),
+        None => SessionOperation::Close,
+    };
+    run_operation(deps, query.session_id, actor, operation).await
+}
+
+async fn session_changes<S: AgentStore, O, E, K: Clock>(
+    deps: &Deps<S, O, E, K>,
+    req: &ApiRequest,
+    principal: &Principal,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let query = sessions::parse_changes(&req.query_value())?;
+    let (actor, _) = resolve_actor(&deps.store, principal, Some(&query.operator)).await?;
+    let queues = queues_of(&deps.store, actor).await?;
+    let page = changes_since(&deps.store, &deps.clock, actor, &queues, query.cursor).await?;
+    let list: Vec<Value> = page.sessions.iter().map(sessions::session_list_item).collect();
+    Ok(success(json!({"list": list, "removed": page.removed, "cursor": page.cursor.as_micros().to_string()})))
+}
+
+async fn message_send<S: AgentStore, O: OutboundQueue, E: EventPublisher, K: Clock>(
+    deps: &Deps<S, O, E, K>,
     req: &ApiRequest,
     principal: &Principal,
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
     let query = sessions::parse_send(&req.json_body()?)?;
-    let ext = acting_extension(&deps.store, principal, &query.operator).await?;
+    let (actor, ext) = resolve_actor(&deps.store, principal, Some(&query.operator)).await?;
+    let sender = match &ext {
+        Some(ext) => Sender::Extension { id: ext.id, number: ext.number.clone() },
+        None => Sender::Api,
+    };
+    let target = match &query.target {
+        SendTarget::Session(id) => MessageTarget::Session(*id),
+        SendTarget::Start { channel, did_number, to } => {
+            MessageTarget::Start { channel: channel.clone(), business_number: did_number.clone(), customer: to.clone() }
+        }
+    };
     let ports = AcceptPorts {
         sessions: &deps.store,
+        channels: &deps.store,
         queues: &deps.store,
         sequences: &deps.store,
         outbound: &deps.outbound,
+        events: &deps.events,
         clock: &deps.clock,
     };
-    let accepted = accept_agent_message(
-        &ports,
-        AgentMessage {
-            session_id: query.session_id,
-            agent: ext.id,
-            agent_number: ext.number.clone(),
-            text: query.msg_body,
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        AcceptError::Refused(ReplyRefusal::NotYours) => not_found(query.session_id),
-        AcceptError::Refused(ReplyRefusal::Closed) => {
-            ApiError::new(ErrCode::ActionForbidden, "the session is closed; no more messages can be sent in it").into()
+    let shown_id = match query.target {
+        SendTarget::Session(id) => id.to_string(),
+        SendTarget::Start { .. } => "new".to_owned(),
+    };
+    let accepted = match accept_agent_message(&ports, AgentMessage { target, actor, sender, text: query.msg_body })
+        .await
+    {
+        Ok(a) => a,
+        Err(AcceptError::Refused(Refusal::NotVisible)) => return Err(not_found(shown_id)),
+        Err(AcceptError::Refused(r)) => {
+            let id = match query.target {
+                SendTarget::Session(id) => id,
+                SendTarget::Start { .. } => {
+                    return Err(ApiError::new(ErrCode::ActionForbidden, r.to_string()).with_reason(r.reason()).into());
+                }
+            };
+            return Err(refusal(&deps.store, id, r).await);
         }
-        AcceptError::InvalidText(msg) => ApiError::field("msg_body", "length", msg).into(),
-        AcceptError::SessionChanged => ApiError::new(
-            ErrCode::ActionForbidden,
-            "the session was closed or taken by another agent while sending; nothing was sent",
-        )
-        .into(),
-        AcceptError::Store(s) => Failure::Store(s),
-    })?;
-    let data = json!({"session_id": accepted.session_id, "msg_id": accepted.msg_id, "request_id": query.request_id});
+        Err(AcceptError::StartRefused(StartRefusal::UnknownNumber)) => {
+            return Err(ApiError::field("did_number", "not_found", StartRefusal::UnknownNumber.to_string()).into());
+        }
+        Err(AcceptError::StartRefused(StartRefusal::ChannelMismatch)) => {
+            return Err(ApiError::field("channel", "mismatch", StartRefusal::ChannelMismatch.to_string()).into());
+        }
+        Err(AcceptError::StartRefused(r)) => {
+            return Err(ApiError::new(ErrCode::ActionForbidden, r.to_string()).with_reason(r.reason()).into());
+        }
+        Err(AcceptError::InvalidText(msg)) => return Err(ApiError::field("msg_body", "length", msg).into()),
+        Err(AcceptError::SessionChanged) => {
+            return Err(ApiError::new(
+                ErrCode::ActionForbidden,
+                "the session kept changing (closed or taken) while sending; nothing was sent",
+            )
+            .with_reason("contention")
+            .into());
+        }
+        Err(AcceptError::Store(s)) => return Err(Failure::Store(s)),
+    };
+    let data = json!({"session_id": accepted.session_id, "msg_id": accepted.msg_id, "request_id": query.request_id,
+                      "started": accepted.started});
     Ok(success(json!({"session_id": accepted.session_id, "msg_id": accepted.msg_id, "data": data})))
 }
 
-async fn message_get<S: AgentStore, O: OutboundQueue, K: Clock>(
-    deps: &Deps<S, O, K>,
-    req: &ApiRequest,
-    principal: &Principal,
-) -> Result<Value, Failure> {
-    req.require_method("GET")?;
-    let id = session_id_param(req, "id")?;
+fn page_params(req: &ApiRequest, with_cursor: bool) -> Result<(usize, Option<MessageId>), Failure> {
     let query = req.query_value();
     let mut f = Fields::new(&query);
     let page_size = f.integer("page_size");
     if page_size.is_some_and(|p| !(1..=100).contains(&p)) {
         f.error("page_size", "range", "must be between 1 and 100");
     }
-    let before = f.opt_integer("last_msg_id");
+    let before = if with_cursor { f.opt_integer("last_msg_id") } else { None };
     f.finish()?;
     let limit = page_size.and_then(|p| usize::try_from(p).ok()).unwrap_or(20);
-    let before = before.and_then(|b| u64::try_from(b).ok()).and_then(|b| MessageId::new(b).ok());
-    readable(&deps.store, principal, id).await?;
+    Ok((limit, before.and_then(|b| u64::try_from(b).ok()).and_then(|b| MessageId::new(b).ok())))
+}
+
+async fn message_get<S: AgentStore, O, E, K>(
+    deps: &Deps<S, O, E, K>,
+    req: &ApiRequest,
+    principal: &Principal,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id")?;
+    let (limit, before) = page_params(req, true)?;
+    let actor = reader(&deps.store, req, principal).await?;
+    readable(&deps.store, actor, id).await?;
     let records: Vec<Value> =
         deps.store.messages(id, before, limit).await?.iter().map(sessions::message_record).collect();
     Ok(success(json!({"data": {"session_id": id, "records": records}})))
+}
+
+async fn message_query<S: AgentStore, O, E, K>(
+    deps: &Deps<S, O, E, K>,
+    req: &ApiRequest,
+    principal: &Principal,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let ids = ids_param(req)?;
+    let (limit, _) = page_params(req, false)?;
+    let actor = reader(&deps.store, req, principal).await?;
+    let queues = queues_of(&deps.store, actor).await?;
+    let mut data = Vec::new();
+    for id in ids {
+        if deps.store.session(id).await?.is_some_and(|s| s.visible_to(&actor, &queues)) {
+            let records: Vec<Value> =
+                deps.store.messages(id, None, limit).await?.iter().map(sessions::message_record).collect();
+            data.push(json!({"session_id": id, "records": records}));
+        }
+    }
+    Ok(success(json!({"data": data})))
 }
 
 #[cfg(test)]
@@ -231,6 +466,7 @@ mod tests {
     use adapters::memory::{InMemoryEvents, InMemoryQueues, InMemoryStore, ManualClock, close_session_for_test};
     use adapters::system::OsRandom;
     use domain::channel::Destination;
+    use domain::channel::Member;
     use domain::directory::{AssignmentMode, MessageQueue};
     use domain::ids::{ExtensionId, ExtensionNumber, QueueId};
     use domain::inbound::InboundJob;
@@ -245,7 +481,7 @@ mod tests {
     const LIST_SAMPLE: &str = include_str!("../../../events/agent-api.message-session-list.json");
     const SEND_SAMPLE: &str = include_str!("../../../events/agent-api.message-send.json");
 
-    type TestDeps = Deps<InMemoryStore, InMemoryQueues, ManualClock>;
+    type TestDeps = Deps<InMemoryStore, InMemoryQueues, InMemoryEvents, ManualClock>;
 
     /// Extensions 1000 (id 1) and 1001 (id 2); queue 1 (auto-pickup, both agents); number
     /// +14102161183 routes to extension 1000, +14102161184 to the queue.
@@ -253,6 +489,7 @@ mod tests {
         let deps = Deps {
             store: InMemoryStore::new(),
             outbound: InMemoryQueues::new(),
+            events: InMemoryEvents::new(),
             clock: ManualClock::new(Timestamp::from_millis(1_795_000_000_000)),
         };
         for (id, number) in [(1, "1000"), (2, "1001")] {
@@ -279,7 +516,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let channel = general_channel(
+        let mut channel = general_channel(
             1,
             1,
             None,
@@ -288,6 +525,7 @@ mod tests {
                 ("+14102161184", Destination::Queue(QueueId::new(1).unwrap())),
             ],
         );
+        channel.numbers[0].members = vec![Member::Extension(ExtensionId::new(1).unwrap())];
         deps.store.insert_channel(&channel).await.unwrap().unwrap();
         deps
     }
@@ -362,7 +600,7 @@ mod tests {
             lambda_http::request::from_str(&LIST_SAMPLE.replace("EXZMpZAO86mbrKm6rFtgeb3rfcpC9uqS", &t)).unwrap(),
         )
         .await;
-        assert_eq!(reply, json!({"errcode": 0, "errmsg": "SUCCESS", "list": []}));
+        assert_eq!(reply, json!({"errcode": 0, "errmsg": "SUCCESS", "list": [], "has_more": false}));
         inbound(&deps, "m1", "+14102161183").await;
         let reply = call(
             &deps,
@@ -443,11 +681,13 @@ mod tests {
         let s = deps.store.session(SessionId::new(session).unwrap()).await.unwrap().unwrap();
         assert_eq!(s.assignment, Assignment::Extension(ExtensionId::new(2).unwrap()));
         let leo = token(&deps, "1000", "Agent1234").await;
+        let late = call(&deps, send(&leo, "1000", session, "me too", None)).await;
         assert_eq!(
-            call(&deps, send(&leo, "1000", session, "me too", None)).await["errcode"],
-            60001,
+            (late["errcode"].clone(), late["reason"].clone()),
+            (json!(70084), json!("taken")),
             "now owned by 1001"
         );
+        assert_eq!(deps.outbound.take_outbound().len(), 1, "only the first reply is sent");
     }
 
     #[tokio::test]
@@ -480,5 +720,238 @@ mod tests {
         .await;
         assert_eq!(detail["list"]["did_number"], "+14102161183");
         assert_eq!(detail["list"]["channel_name"], "General SMS");
+    }
+
+    fn post(action: &str, token: &str, body: Value) -> Request {
+        let (resource, path) = if action.starts_with("message/") {
+            ("/openapi/v1.0/message/{action}", format!("/openapi/v1.0/{action}"))
+        } else {
+            ("/openapi/v1.0/message_session/{action}", format!("/openapi/v1.0/message_session/{action}"))
+        };
+        apigw_request("POST", resource, &path, &[("access_token", token)], &[], Some(&body.to_string()))
+    }
+
+    fn get(action: &str, token: &str, query: &[(&str, &str)]) -> Request {
+        let mut q = vec![("access_token", token)];
+        q.extend_from_slice(query);
+        let (resource, path) = if action.starts_with("message/") {
+            ("/openapi/v1.0/message/{action}", format!("/openapi/v1.0/{action}"))
+        } else {
+            ("/openapi/v1.0/message_session/{action}", format!("/openapi/v1.0/message_session/{action}"))
+        };
+        apigw_request("GET", resource, &path, &q, &[], None)
+    }
+
+    async fn manual_queue(deps: &TestDeps) {
+        // Reconfigure queue 1 as Manual Pickup.
+        deps.store
+            .insert_queue(&MessageQueue {
+                id: QueueId::new(1).unwrap(),
+                name: "Support".into(),
+                assignment_mode: AssignmentMode::Manual,
+                members: vec![ExtensionId::new(1).unwrap(), ExtensionId::new(2).unwrap()],
+                created_at: deps.clock.now(),
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn pick_up_gives_the_session_to_one_agent_and_tells_the_other_who_was_faster() {
+        let deps = setup().await;
+        manual_queue(&deps).await;
+        let session = inbound(&deps, "m2", "+14102161184").await;
+        let leo = token(&deps, "1000", "Agent1234").await;
+        let ann = token(&deps, "1001", "Agent1234").await;
+        let body = |no: &str| json!({"session_id": session, "user_type": 1, "user_no": no});
+        let won = call(&deps, post("pickup", &ann, body("1001"))).await;
+        assert_eq!(won["errcode"], 0, "{won}");
+        assert_eq!(won["session"]["status"], "assigned");
+        let lost = call(&deps, post("pickup", &leo, body("1000"))).await;
+        assert_eq!((lost["errcode"].clone(), lost["reason"].clone()), (json!(70084), json!("already_picked_up")));
+        assert!(lost["submsg"].as_str().unwrap().contains("1001"), "{lost}");
+        assert_eq!(call(&deps, post("pickup", &ann, body("1001"))).await["errcode"], 0, "again: a no-op");
+        // leo no longer sees it
+        let ids: Vec<u64> = call(&deps, list(&leo, "1000")).await["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_u64().unwrap())
+            .collect();
+        assert!(!ids.contains(&session));
+        let detail = call(&deps, get("get", &ann, &[("id", &session.to_string())])).await;
+        let ops: Vec<&str> =
+            detail["list"]["timeline"].as_array().unwrap().iter().map(|t| t["operation"].as_str().unwrap()).collect();
+        assert_eq!(ops, vec!["created", "picked_up"]);
+        let types: Vec<String> = deps.events.published().iter().map(|e| e.event_type().to_owned()).collect();
+        assert!(types.contains(&"session.picked_up".to_owned()), "{types:?}");
+        assert!(deps.store.unpublished_events().is_empty(), "published events leave the outbox");
+    }
+
+    #[tokio::test]
+    async fn transfer_close_and_the_next_message_opening_a_new_session() {
+        let deps = setup().await;
+        let session = inbound(&deps, "m1", "+14102161183").await;
+        let leo = token(&deps, "1000", "Agent1234").await;
+        let ann = token(&deps, "1001", "Agent1234").await;
+        let t = call(
+            &deps,
+            post(
+                "transfer",
+                &leo,
+                json!({"session_id": session, "destination_type": "extension", "destination_id": 2}),
+            ),
+        )
+        .await;
+        assert_eq!(t["errcode"], 0, "{t}");
+        assert_eq!(call(&deps, get("get", &leo, &[("id", &session.to_string())])).await["errcode"], 60001);
+        let unknown = call(
+            &deps,
+            post("transfer", &ann, json!({"session_id": session, "destination_type": "queue", "destination_id": 77})),
+        )
+        .await;
+        assert_eq!(unknown["errcode"], 60001);
+        let closed = call(&deps, post("close", &ann, json!({"session_id": session}))).await;
+        assert_eq!(closed["errcode"], 0, "{closed}");
+        assert_eq!(closed["session"]["is_archived"], 1);
+        let again = call(&deps, post("close", &ann, json!({"session_id": session}))).await;
+        assert_eq!(again["reason"], "closed");
+        let refused = call(&deps, send(&ann, "1001", session, "still there?", None)).await;
+        assert_eq!((refused["errcode"].clone(), refused["reason"].clone()), (json!(70084), json!("closed")));
+        let next = inbound(&deps, "m9", "+14102161183").await;
+        assert_ne!(next, session, "no reopen: a new session");
+    }
+
+    #[tokio::test]
+    async fn archive_and_remove_are_the_owners_list_flags_and_a_message_brings_the_session_back() {
+        let deps = setup().await;
+        let session = inbound(&deps, "m1", "+14102161183").await;
+        let leo = token(&deps, "1000", "Agent1234").await;
+        let op = |action: &'static str| {
+            post(action, &leo, json!({"session_id": session, "user_type": 1, "user_no": "1000"}))
+        };
+        let listed = |archived: &'static str| {
+            get(
+                "list",
+                &leo,
+                &[("page_size", "10"), ("user_type", "1"), ("user_no", "1000"), ("is_archived", archived)],
+            )
+        };
+        assert_eq!(call(&deps, op("archive")).await["errcode"], 0);
+        assert_eq!(call(&deps, listed("0")).await["list"].as_array().unwrap().len(), 0);
+        assert_eq!(call(&deps, listed("1")).await["list"][0]["is_archived"], 1);
+        let other = token(&deps, "1001", "Agent1234").await;
+        let refused =
+            call(&deps, post("archive", &other, json!({"session_id": session, "user_type": 1, "user_no": "1001"})))
+                .await;
+        assert_eq!(refused["errcode"], 60001);
+        assert_eq!(call(&deps, op("delete")).await["errcode"], 0);
+        assert_eq!(call(&deps, listed("2")).await["list"].as_array().unwrap().len(), 0);
+        // the customer writes again: back in Recent
+        let record = pending_inbound("m2", "+8618012121222", "+14102161183", "again", deps.clock.now());
+        let key = record.key.clone();
+        deps.store.insert_pending(&record).await.unwrap();
+        let events = InMemoryEvents::new();
+        let ports = RoutingPorts {
+            channels: &deps.store,
+            inbox: &deps.store,
+            sessions: &deps.store,
+            sequences: &deps.store,
+            events: &events,
+        };
+        route_inbound(&ports, &InboundJob { key }).await.unwrap();
+        assert_eq!(call(&deps, listed("0")).await["list"][0]["id"], session);
+    }
+
+    #[tokio::test]
+    async fn starting_a_session_needs_membership_on_the_number_and_reuses_the_open_one() {
+        let deps = setup().await;
+        let leo = token(&deps, "1000", "Agent1234").await;
+        let ann = token(&deps, "1001", "Agent1234").await;
+        let start = |no: &str| {
+            json!({"sender_type": 1, "sender_no": no, "channel": "general",
+                                      "did_number": "+14102161183", "to": "+1 800 327 5906", "msg_body": "Hello"})
+        };
+        let first = call(&deps, post("message/send", &leo, start("1000"))).await;
+        assert_eq!(first["errcode"], 0, "{first}");
+        assert_eq!(first["data"]["started"], true);
+        let second = call(&deps, post("message/send", &leo, start("1000"))).await;
+        assert_eq!(second["session_id"], first["session_id"]);
+        assert_eq!(second["data"]["started"], false);
+        let refused = call(&deps, post("message/send", &ann, start("1001"))).await;
+        assert_eq!(refused["reason"], "not_allowed_on_number", "{refused}");
+        let wrong = call(
+            &deps,
+            post(
+                "message/send",
+                &leo,
+                json!({"sender_type": 1, "sender_no": "1000", "channel": "general",
+                                      "did_number": "+19999999999", "to": "+18003275906", "msg_body": "Hello"}),
+            ),
+        )
+        .await;
+        assert_eq!(wrong["errcode"], 40002);
+        assert_eq!(deps.outbound.take_outbound().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_change_feed_reports_new_work_and_sessions_that_left() {
+        let deps = setup().await;
+        manual_queue(&deps).await;
+        let leo = token(&deps, "1000", "Agent1234").await;
+        let ann = token(&deps, "1001", "Agent1234").await;
+        let feed = |cursor: Option<String>| {
+            let mut q = vec![("user_type", "1".to_owned()), ("user_no", "1000".to_owned())];
+            if let Some(c) = cursor {
+                q.push(("cursor", c));
+            }
+            let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            get("changes", &leo, &q)
+        };
+        let start = call(&deps, feed(None)).await;
+        let cursor = start["cursor"].as_str().unwrap().to_owned();
+        deps.clock.advance(std::time::Duration::from_secs(5));
+        let session = inbound(&deps, "m2", "+14102161184").await;
+        let changes = call(&deps, feed(Some(cursor.clone()))).await;
+        assert_eq!(changes["list"][0]["id"], session, "{changes}");
+        deps.clock.advance(std::time::Duration::from_secs(5));
+        let cursor = changes["cursor"].as_str().unwrap().to_owned();
+        call(&deps, post("pickup", &ann, json!({"session_id": session, "user_type": 1, "user_no": "1001"}))).await;
+        let changes = call(&deps, feed(Some(cursor))).await;
+        assert_eq!(changes["removed"], json!([session]), "{changes}");
+    }
+
+    #[tokio::test]
+    async fn the_platform_works_sessions_transferred_to_it() {
+        let deps = setup().await;
+        let session = inbound(&deps, "m1", "+14102161183").await;
+        let admin = token(&deps, "switchboard-admin", "switchboard-dev-secret-change-me").await;
+        let t = call(&deps, post("transfer", &admin, json!({"session_id": session, "destination_type": "api"}))).await;
+        assert_eq!(t["errcode"], 0, "{t}");
+        let listed = call(&deps, get("list", &admin, &[("page_size", "5"), ("user_type", "9")])).await;
+        assert_eq!(listed["list"][0]["assignment"]["type"], "api");
+        let sent = call(
+            &deps,
+            post("message/send", &admin, json!({"sender_type": 9, "session_id": session, "msg_body": "bot here"})),
+        )
+        .await;
+        assert_eq!(sent["errcode"], 0, "{sent}");
+        let leo = token(&deps, "1000", "Agent1234").await;
+        assert_eq!(
+            call(&deps, post("message/send", &leo, json!({"sender_type": 9, "session_id": session, "msg_body": "x"})))
+                .await["errcode"],
+            10005
+        );
+        let back = call(
+            &deps,
+            post(
+                "transfer",
+                &admin,
+                json!({"session_id": session, "destination_type": "extension", "destination_id": 1, "user_type": 9}),
+            ),
+        )
+        .await;
+        assert_eq!(back["errcode"], 0, "{back}");
+        assert_eq!(call(&deps, list(&leo, "1000")).await["list"][0]["id"], session);
     }
 }

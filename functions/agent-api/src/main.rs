@@ -1,6 +1,7 @@
 //! Wiring only: tracing, configuration, SDK clients, dependencies, run.
 
 use adapters::dynamodb::DynamoStore;
+use adapters::eventbridge::EventBridgePublisher;
 use adapters::sqs::SqsQueue;
 use adapters::system::SystemClock;
 use agent_api::{config::Config, handler};
@@ -14,6 +15,7 @@ async fn main() -> Result<(), Error> {
     let deps = handler::Deps {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
         outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.outbound_queue_url),
+        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
         clock: SystemClock,
     };
     lambda_http::run(service_fn(|request| handler::handle(&deps, request))).await

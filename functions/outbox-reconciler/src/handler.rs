@@ -3,31 +3,43 @@
 //! before it is handed on.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use domain::ports::{Clock, InboundQueue, OutboundQueue, Outbox};
+use domain::ports::{Clock, EventPublisher, InboundQueue, OutboundQueue, Outbox};
 use domain::services::outbox::{OutboxPorts, reconcile};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 use tracing::{Instrument, info_span};
 
 /// What the handler needs.
-pub struct Deps<X, Q, K> {
+pub struct Deps<X, Q, E, K> {
     /// The outbox index.
     pub outbox: X,
     /// Both work queues.
     pub queues: Q,
+    /// The event bus.
+    pub events: E,
     /// Time.
     pub clock: K,
 }
 
 /// Handles one scheduled run.
-pub async fn handle<X, Q, K>(deps: &Deps<X, Q, K>, event: LambdaEvent<EventBridgeEvent<Value>>) -> Result<Value, Error>
+pub async fn handle<X, Q, E, K>(
+    deps: &Deps<X, Q, E, K>,
+    event: LambdaEvent<EventBridgeEvent<Value>>,
+) -> Result<Value, Error>
 where
     X: Outbox,
     Q: InboundQueue + OutboundQueue,
+    E: EventPublisher,
     K: Clock,
 {
     let span = info_span!("reconcile", scheduled_time = event.payload.time.map(|t| t.to_rfc3339()).unwrap_or_default());
-    let ports = OutboxPorts { outbox: &deps.outbox, inbound: &deps.queues, outbound: &deps.queues, clock: &deps.clock };
+    let ports = OutboxPorts {
+        outbox: &deps.outbox,
+        inbound: &deps.queues,
+        outbound: &deps.queues,
+        events: &deps.events,
+        clock: &deps.clock,
+    };
     let report = reconcile(&ports).instrument(span).await?;
     Ok(json!({"due": report.due, "handed_on": report.handed_on, "skipped": report.skipped}))
 }
@@ -38,7 +50,7 @@ mod tests {
     use std::time::Duration;
 
     use adapters::memory::fixtures::pending_inbound;
-    use adapters::memory::{InMemoryQueues, InMemoryStore, ManualClock};
+    use adapters::memory::{InMemoryEvents, InMemoryQueues, InMemoryStore, ManualClock};
     use domain::inbound::InboundKey;
     use domain::ports::Inbox;
     use domain::time::Timestamp;
@@ -58,7 +70,12 @@ mod tests {
     #[tokio::test]
     async fn when_a_stored_message_was_never_routed_should_hand_it_on_once_per_grace_period() {
         let start = Timestamp::from_millis(1_795_000_000_000);
-        let deps = Deps { outbox: InMemoryStore::new(), queues: InMemoryQueues::new(), clock: ManualClock::new(start) };
+        let deps = Deps {
+            outbox: InMemoryStore::new(),
+            queues: InMemoryQueues::new(),
+            events: InMemoryEvents::new(),
+            clock: ManualClock::new(start),
+        };
         let key = pending(&deps.outbox, "lost", start).await;
 
         // not due yet: routing normally finishes within a second
@@ -81,10 +98,43 @@ mod tests {
     #[tokio::test]
     async fn when_the_queue_is_down_should_fail_the_run_so_it_is_retried() {
         let start = Timestamp::from_millis(1_795_000_000_000);
-        let deps = Deps { outbox: InMemoryStore::new(), queues: InMemoryQueues::new(), clock: ManualClock::new(start) };
+        let deps = Deps {
+            outbox: InMemoryStore::new(),
+            queues: InMemoryQueues::new(),
+            events: InMemoryEvents::new(),
+            clock: ManualClock::new(start),
+        };
         pending(&deps.outbox, "lost", start).await;
         deps.clock.advance(Duration::from_secs(61));
         deps.queues.set_failing(true);
         assert!(handle(&deps, event()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn when_a_lifecycle_event_was_left_unpublished_should_publish_it_once_overdue() {
+        let start = Timestamp::from_millis(1_795_000_000_000);
+        let deps = Deps {
+            outbox: InMemoryStore::new(),
+            queues: InMemoryQueues::new(),
+            events: InMemoryEvents::new(),
+            clock: ManualClock::new(start),
+        };
+        let left = domain::events::LifecycleEvent::Closed {
+            session_id: domain::ids::SessionId::new(4).unwrap(),
+            channel_id: domain::ids::ChannelId::new(1).unwrap(),
+            version: 3,
+            by: None,
+            assignment: domain::session::Assignment::Api,
+            at: start,
+        };
+        deps.outbox.leave_unpublished(&left, start);
+        assert_eq!(handle(&deps, event()).await.unwrap()["due"], 0, "the request itself normally publishes it");
+        deps.clock.advance(Duration::from_secs(61));
+        assert_eq!(handle(&deps, event()).await.unwrap()["handed_on"], 1);
+        let published = deps.events.published();
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].event_id(), "session.closed:4:3");
+        assert!(deps.outbox.unpublished_events().is_empty());
+        assert_eq!(handle(&deps, event()).await.unwrap()["due"], 0, "published once");
     }
 }

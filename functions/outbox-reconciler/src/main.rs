@@ -1,6 +1,7 @@
 //! Wiring only: tracing, configuration, SDK clients, dependencies, run.
 
 use adapters::dynamodb::DynamoStore;
+use adapters::eventbridge::EventBridgePublisher;
 use adapters::sqs::{SqsQueue, SqsQueues};
 use adapters::system::SystemClock;
 use lambda_runtime::{Error, service_fn};
@@ -18,6 +19,7 @@ async fn main() -> Result<(), Error> {
             inbound: SqsQueue::new(sqs.clone(), config.inbound_queue_url),
             outbound: SqsQueue::new(sqs, config.outbound_queue_url),
         },
+        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
         clock: SystemClock,
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await

@@ -70,12 +70,14 @@ mod tests {
     use domain::events::DomainEvent;
     use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, SessionId};
     use domain::inbound::InboundJob;
+    use domain::message::Sender;
     use domain::message::{DeliveryState, SendErrorCode, prompts};
     use domain::ports::{ChannelWriter, Inbox, StatsReader};
     use domain::provider::{ProviderResponse, RequestAuth};
     use domain::secret::Secret;
     use domain::services::routing::{RoutingPorts, route_inbound};
-    use domain::services::sending::{AcceptPorts, AgentMessage, accept_agent_message};
+    use domain::services::sending::{AcceptPorts, AgentMessage, MessageTarget, accept_agent_message};
+    use domain::session::Actor;
     use domain::time::Timestamp;
     use domain::webhook::Headers;
     use serde_json::json;
@@ -119,18 +121,23 @@ mod tests {
         route_inbound(&routing, &InboundJob { key }).await.unwrap();
         let accept = AcceptPorts {
             sessions: &deps.store,
+            channels: &deps.store,
             queues: &deps.store,
             sequences: &deps.store,
             outbound: &deps.outbound,
+            events: &deps.events,
             clock: &deps.clock,
         };
         for i in 0..n {
             accept_agent_message(
                 &accept,
                 AgentMessage {
-                    session_id: SessionId::new(1).unwrap(),
-                    agent: ExtensionId::new(7).unwrap(),
-                    agent_number: ExtensionNumber::parse("1000").unwrap(),
+                    target: MessageTarget::Session(SessionId::new(1).unwrap()),
+                    actor: Actor::Extension(ExtensionId::new(7).unwrap()),
+                    sender: Sender::Extension {
+                        id: ExtensionId::new(7).unwrap(),
+                        number: ExtensionNumber::parse("1000").unwrap(),
+                    },
                     text: format!("reply {i}"),
                 },
             )

@@ -9,20 +9,22 @@ use std::time::Duration;
 use domain::auth::TokenGrant;
 use domain::channel::{Channel, Provider};
 use domain::directory::{Extension, MessageQueue};
-use domain::events::DomainEvent;
+use domain::events::{DomainEvent, LifecycleEvent};
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use domain::inbound::{self, InboundJob, InboundKey, InboundRecord, InboundState};
 use domain::message::{DeliveryState, Message, Origin, OutboundJob};
 use domain::ports::{
-    AssignmentChange, ChannelConflict, ChannelReader, ChannelWriter, Clock, DeliveryResult, EventPublisher,
-    ExtensionConflict, ExtensionDirectory, IdempotencyStart, IdempotencyStore, InboundCommit, InboundCommitOutcome,
-    InboundQueue, Inbox, InboxInsert, OutboundCommit, OutboundCommitOutcome, OutboundLedger, OutboundQueue, Outbox,
-    OutboxEntry, Pacer, ProviderHttp, QueueDirectory, Random, SendClaim, Sequences, SessionStore, SessionTarget,
-    StatsReader, StoreError, TokenStore,
+    AssignmentChange, ChangeRecord, ChannelConflict, ChannelReader, ChannelWriter, Clock, DeliveryResult,
+    EventPublisher, ExtensionConflict, ExtensionDirectory, IdempotencyStart, IdempotencyStore, InboundCommit,
+    InboundCommitOutcome, InboundQueue, Inbox, InboxInsert, OutboundCommit, OutboundCommitOutcome, OutboundLedger,
+    OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp, QueueDirectory, Random, SendClaim, Sequences, SessionList,
+    SessionStore, SessionTarget, StatsReader, StoreError, TokenStore, TransitionOutcome,
 };
 use domain::provider::{ProviderRequest, ProviderResponse};
 use domain::services::idempotency::IN_PROGRESS_LEASE;
-use domain::session::{Assignment, LastMessage, Session, SessionKey, SessionStatus, TimelineEntry};
+use domain::session::{
+    Assignment, Audience, LastMessage, ListView, Session, SessionKey, SessionStatus, TimelineEntry, Transition,
+};
 use domain::stats::{Counters, StatsDelta};
 use domain::time::Timestamp;
 use domain::webhook::Headers;
@@ -59,6 +61,10 @@ struct State {
     sessions: BTreeMap<SessionId, Session>,
     messages: BTreeMap<(SessionId, MessageId), StoredMessage>,
     timeline: Vec<TimelineEntry>,
+    /// Change feed: (audience, at, session).
+    changes: Vec<(Audience, Timestamp, SessionId)>,
+    /// Event outbox: event id → (event, due).
+    events: BTreeMap<String, (LifecycleEvent, Timestamp)>,
     pacers: HashMap<ChannelId, (Timestamp, Option<Timestamp>)>,
     stats: HashMap<(ChannelId, String, String), Counters>,
     tokens: HashMap<String, TokenGrant>,
@@ -112,6 +118,32 @@ fn stats_add(state: &mut State, delta: &StatsDelta) {
     }
 }
 
+/// The event outbox's grace before the reconciler publishes (as the DynamoDB adapter).
+const EVENT_GRACE: Duration = Duration::from_secs(60);
+
+fn stash_event(state: &mut State, event: &LifecycleEvent, at: Timestamp) {
+    state.events.insert(event.event_id(), (event.clone(), at.plus(EVENT_GRACE)));
+}
+
+/// A message in either direction brings an owned session back to its owner's Recent list.
+fn back_to_recent(session: &mut Session) {
+    if session.assignment.owner().is_some() {
+        session.view = ListView::default();
+    }
+}
+
+impl InMemoryStore {
+    /// Lifecycle events still in the event outbox (not yet published).
+    pub fn unpublished_events(&self) -> Vec<LifecycleEvent> {
+        lock(&self.state).events.values().map(|(e, _)| e.clone()).collect()
+    }
+
+    /// Leaves an event in the event outbox as a request that crashed after its change would.
+    pub fn leave_unpublished(&self, event: &LifecycleEvent, at: Timestamp) {
+        stash_event(&mut lock(&self.state), event, at);
+    }
+}
+
 impl Sequences for InMemoryStore {
     async fn next_id(&self, sequence: Sequence) -> Result<u64, StoreError> {
         let mut s = lock(&self.state);
@@ -137,6 +169,11 @@ impl ChannelReader for InMemoryStore {
 
     async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
         Ok(lock(&self.state).channels.values().cloned().collect())
+    }
+
+    async fn channel_by_number(&self, number: &str) -> Result<Option<Channel>, StoreError> {
+        let s = lock(&self.state);
+        Ok(s.number_claims.get(number).and_then(|id| s.channels.get(id)).cloned())
     }
 }
 
@@ -273,15 +310,20 @@ impl SessionStore for InMemoryStore {
                 s.locks.insert(session.key.clone(), session.id);
                 s.sessions.insert(session.id, (**session).clone());
                 s.timeline.push(created.clone());
+                s.changes.push((session.assignment.audience(), commit.at, session.id));
                 true
             }
-            SessionTarget::Existing { session_id } => {
-                let Some(session) = s.sessions.get_mut(session_id).filter(|x| x.is_open()) else {
-                    return Ok(InboundCommitOutcome::SessionNotOpen);
+            SessionTarget::Existing { session_id, expected } => {
+                let Some(session) = s.sessions.get_mut(session_id).filter(|x| x.is_open() && x.assignment == *expected)
+                else {
+                    return Ok(InboundCommitOutcome::SessionChanged);
                 };
                 session.last_activity_at = commit.at;
                 session.last_message = Some(LastMessage::new(msg.msg_id, msg.text.as_deref(), true, commit.at));
                 session.unread += 1;
+                session.version += 1;
+                back_to_recent(session);
+                s.changes.push((expected.audience(), commit.at, *session_id));
                 false
             }
         };
@@ -304,22 +346,51 @@ impl SessionStore for InMemoryStore {
     async fn commit_outbound(&self, commit: &OutboundCommit) -> Result<OutboundCommitOutcome, StoreError> {
         let mut s = lock(&self.state);
         let msg = &commit.message;
-        let Some(session) = s.sessions.get_mut(&msg.session_id).filter(|x| x.is_open()) else {
-            return Ok(OutboundCommitOutcome::SessionChanged);
-        };
+        let at = msg.created_at;
+        let mut audiences = Vec::new();
         match &commit.assignment {
-            AssignmentChange::Keep { expected } if session.assignment == *expected => {}
-            AssignmentChange::TakeFromQueue { queue, agent, .. } if session.assignment == Assignment::Queue(*queue) => {
-                session.assignment = Assignment::Extension(*agent);
+            AssignmentChange::Start { session, entry, event } => {
+                if s.locks.contains_key(&session.key) || s.sessions.contains_key(&session.id) {
+                    return Ok(OutboundCommitOutcome::KeyTaken);
+                }
+                s.locks.insert(session.key.clone(), session.id);
+                s.sessions.insert(session.id, (**session).clone());
+                s.timeline.push(entry.clone());
+                stash_event(&mut s, event, at);
+                audiences.push(session.assignment.audience());
             }
-            _ => return Ok(OutboundCommitOutcome::SessionChanged),
+            change => {
+                let Some(session) = s.sessions.get_mut(&msg.session_id).filter(|x| x.is_open()) else {
+                    return Ok(OutboundCommitOutcome::SessionChanged);
+                };
+                match change {
+                    AssignmentChange::Keep { expected } if session.assignment == *expected => {
+                        audiences.push(expected.audience());
+                    }
+                    AssignmentChange::TakeFromQueue { queue, agent, .. }
+                        if session.assignment == Assignment::Queue(*queue) =>
+                    {
+                        session.assignment = Assignment::Extension(*agent);
+                        audiences.push(Audience::Queue(*queue));
+                        audiences.push(Audience::Extension(*agent));
+                    }
+                    _ => return Ok(OutboundCommitOutcome::SessionChanged),
+                }
+                session.last_activity_at = at;
+                session.last_message = Some(LastMessage::new(msg.msg_id, msg.text.as_deref(), false, at));
+                session.unread = 0;
+                session.version += 1;
+                back_to_recent(session);
+                if let AssignmentChange::TakeFromQueue { entry, event, .. } = change {
+                    s.timeline.push(entry.clone());
+                    stash_event(&mut s, event, at);
+                }
+            }
         }
-        session.last_activity_at = msg.created_at;
-        session.last_message = Some(LastMessage::new(msg.msg_id, msg.text.as_deref(), false, msg.created_at));
-        session.unread = 0;
-        if let AssignmentChange::TakeFromQueue { entry, .. } = &commit.assignment {
-            s.timeline.push(entry.clone());
+        for audience in audiences {
+            s.changes.push((audience, at, msg.session_id));
         }
+        stash_event(&mut s, &commit.accepted, at);
         s.messages.insert(
             (msg.session_id, msg.msg_id),
             StoredMessage { message: msg.clone(), lease_until: None, outbox_due: Some(commit.outbox_due) },
@@ -327,22 +398,77 @@ impl SessionStore for InMemoryStore {
         Ok(OutboundCommitOutcome::Committed)
     }
 
-    async fn sessions_of_extension(&self, ext: ExtensionId, limit: usize) -> Result<Vec<Session>, StoreError> {
-        let s = lock(&self.state);
-        let mut list: Vec<Session> =
-            s.sessions.values().filter(|x| x.assignment == Assignment::Extension(ext)).cloned().collect();
-        list.sort_by_key(|x| std::cmp::Reverse((x.last_activity_at, x.id)));
-        list.truncate(limit);
-        Ok(list)
+    async fn commit_transition(
+        &self,
+        transition: &Transition,
+        event: Option<&LifecycleEvent>,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let mut s = lock(&self.state);
+        let after = &transition.after;
+        match s.sessions.get(&after.id) {
+            Some(current) if current.version == transition.before.version => {}
+            _ => return Ok(TransitionOutcome::Conflict),
+        }
+        s.sessions.insert(after.id, after.clone());
+        if transition.closes() && s.locks.get(&after.key) == Some(&after.id) {
+            s.locks.remove(&after.key);
+        }
+        if let Some(entry) = &transition.entry {
+            s.timeline.push(entry.clone());
+        }
+        if let Some(event) = event {
+            stash_event(&mut s, event, transition.at);
+        }
+        for audience in transition.audiences() {
+            s.changes.push((audience, transition.at, after.id));
+        }
+        Ok(TransitionOutcome::Committed)
     }
 
-    async fn sessions_in_queue(&self, queue: QueueId, limit: usize) -> Result<Vec<Session>, StoreError> {
+    async fn list_sessions(
+        &self,
+        list: SessionList,
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Session>, StoreError> {
         let s = lock(&self.state);
-        let mut list: Vec<Session> =
-            s.sessions.values().filter(|x| x.is_open() && x.assignment == Assignment::Queue(queue)).cloned().collect();
-        list.sort_by_key(|x| std::cmp::Reverse((x.last_activity_at, x.id)));
-        list.truncate(limit);
-        Ok(list)
+        let last = |x: &Session| x.last_message.as_ref().map_or(0, |m| m.msg_id.get());
+        let mut found: Vec<Session> = s
+            .sessions
+            .values()
+            .filter(|x| match list {
+                SessionList::Owned { owner, archived } => x.list_slot() == Some((owner, archived)),
+                SessionList::Queued(q) => x.is_open() && x.assignment == Assignment::Queue(q),
+            })
+            .filter(|x| before.is_none_or(|b| last(x) < b.get()))
+            .cloned()
+            .collect();
+        found.sort_by_key(|x| std::cmp::Reverse(last(x)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn changes(
+        &self,
+        audience: Audience,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let s = lock(&self.state);
+        let mut found: Vec<ChangeRecord> = s
+            .changes
+            .iter()
+            .filter(|(a, at, _)| *a == audience && *at > since)
+            .map(|(_, at, session_id)| ChangeRecord { at: *at, session_id: *session_id })
+            .collect();
+        found.sort_by_key(|r| (r.at, r.session_id));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn mark_event_published(&self, _session: SessionId, event_id: &str) -> Result<(), StoreError> {
+        lock(&self.state).events.remove(event_id);
+        Ok(())
     }
 
     async fn messages(
@@ -515,9 +641,17 @@ impl Outbox for InMemoryStore {
                     due,
                 })
             }))
+            .chain(
+                s.events
+                    .values()
+                    .filter(|(_, due)| *due <= now)
+                    .map(|(event, due)| OutboxEntry::Event { event: event.clone(), due: *due }),
+            )
             .collect();
         entries.sort_by_key(|e| match e {
-            OutboxEntry::Inbound { due, .. } | OutboxEntry::Outbound { due, .. } => *due,
+            OutboxEntry::Inbound { due, .. } | OutboxEntry::Outbound { due, .. } | OutboxEntry::Event { due, .. } => {
+                *due
+            }
         });
         entries.truncate(limit);
         Ok(entries)
@@ -530,6 +664,15 @@ impl Outbox for InMemoryStore {
             OutboxEntry::Outbound { job, due } => {
                 s.messages.get_mut(&(job.session_id, job.msg_id)).map(|m| (&mut m.outbox_due, *due))
             }
+            OutboxEntry::Event { event, due } => {
+                return Ok(match s.events.get_mut(&event.event_id()) {
+                    Some((_, current)) if *current == *due => {
+                        *current = until;
+                        true
+                    }
+                    _ => false,
+                });
+            }
         };
         match slot {
             Some((current, due)) if *current == Some(due) => {
@@ -538,6 +681,10 @@ impl Outbox for InMemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn event_published(&self, session: SessionId, event_id: &str) -> Result<(), StoreError> {
+        self.mark_event_published(session, event_id).await
     }
 }
 

@@ -4,13 +4,13 @@
 //! An event's id is derived from the fact it records (`message.sent:42`), so a retried publish
 //! carries the same id and consumers de-duplicate on it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::ids::{ChannelId, MessageId, SessionId};
 use crate::inbound::InboundMessage;
 use crate::message::FailureReason;
-use crate::session::{Assignment, Session};
+use crate::session::{Actor, Assignment, Session, Transition, ViewChange};
 use crate::time::Timestamp;
 
 /// EventBridge `Source` of every event we publish.
@@ -52,6 +52,9 @@ pub enum DomainEvent {
         /// When.
         at: Timestamp,
     },
+    /// A session's lifecycle changed, or an agent's message was accepted (stored with the change
+    /// in the event outbox, published after it).
+    Lifecycle(LifecycleEvent),
     /// An outbound message will not be sent.
     MessageFailed {
         /// Session.
@@ -65,6 +68,212 @@ pub enum DomainEvent {
         /// When.
         at: Timestamp,
     },
+}
+
+/// Lifecycle facts: serialisable, because they wait in the store's event outbox (written in the
+/// same transaction as the change) until they are published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LifecycleEvent {
+    /// A queued session was taken by an agent (Pick Up, or Auto-Pickup's first reply).
+    PickedUp {
+        /// Session.
+        session_id: SessionId,
+        /// Channel.
+        channel_id: ChannelId,
+        /// Session version after the change (makes the id unique).
+        version: u64,
+        /// The agent.
+        by: Actor,
+        /// The queue it left.
+        from: Assignment,
+        /// By replying first.
+        automatic: bool,
+        /// When.
+        at: Timestamp,
+    },
+    /// A session moved to another extension, queue or the platform.
+    Transferred {
+        /// Session.
+        session_id: SessionId,
+        /// Channel.
+        channel_id: ChannelId,
+        /// Version after.
+        version: u64,
+        /// Who.
+        by: Actor,
+        /// From.
+        from: Assignment,
+        /// To.
+        to: Assignment,
+        /// When.
+        at: Timestamp,
+    },
+    /// A session closed (`by` `None`: automatically).
+    Closed {
+        /// Session.
+        session_id: SessionId,
+        /// Channel.
+        channel_id: ChannelId,
+        /// Version after.
+        version: u64,
+        /// Who.
+        by: Option<Actor>,
+        /// Where it was.
+        assignment: Assignment,
+        /// When.
+        at: Timestamp,
+    },
+    /// The owner archived, unarchived or removed the session in their list.
+    ViewChanged {
+        /// Session.
+        session_id: SessionId,
+        /// Channel.
+        channel_id: ChannelId,
+        /// Version after.
+        version: u64,
+        /// The owner.
+        by: Actor,
+        /// What.
+        change: ViewChange,
+        /// When.
+        at: Timestamp,
+    },
+    /// A session was started by an agent's or the platform's first message.
+    Started {
+        /// Session.
+        session_id: SessionId,
+        /// Channel.
+        channel_id: ChannelId,
+        /// Who.
+        by: Actor,
+        /// Business number.
+        business_number: String,
+        /// Customer.
+        customer: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// An agent's (or the platform's) message was stored for sending.
+    MessageAccepted {
+        /// Session.
+        session_id: SessionId,
+        /// Message.
+        msg_id: MessageId,
+        /// Channel.
+        channel_id: ChannelId,
+        /// Who.
+        by: Actor,
+        /// The text.
+        text: Option<String>,
+        /// Where the session is after the message (Auto-Pickup may have moved it).
+        assignment: Assignment,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl LifecycleEvent {
+    /// The events of a decided transition.
+    pub fn of_transition(t: &Transition) -> Option<Self> {
+        use crate::session::Operation;
+        let (session_id, channel_id, version, at) = (t.after.id, t.after.key.channel_id, t.after.version, t.at);
+        if let Some((by, change)) = t.view_change {
+            return Some(LifecycleEvent::ViewChanged { session_id, channel_id, version, by, change, at });
+        }
+        match t.entry.as_ref()?.operation {
+            Operation::PickedUp { by, automatic, .. } => Some(LifecycleEvent::PickedUp {
+                session_id,
+                channel_id,
+                version,
+                by: Actor::Extension(by),
+                from: t.before.assignment,
+                automatic,
+                at,
+            }),
+            Operation::Transferred { by, from, to } => {
+                Some(LifecycleEvent::Transferred { session_id, channel_id, version, by, from, to, at })
+            }
+            Operation::Closed { by } => Some(LifecycleEvent::Closed {
+                session_id,
+                channel_id,
+                version,
+                by,
+                assignment: t.before.assignment,
+                at,
+            }),
+            Operation::Created { .. } | Operation::Started { .. } => None,
+        }
+    }
+
+    /// EventBridge detail-type.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            LifecycleEvent::PickedUp { .. } => "session.picked_up",
+            LifecycleEvent::Transferred { .. } => "session.transferred",
+            LifecycleEvent::Closed { .. } => "session.closed",
+            LifecycleEvent::ViewChanged { .. } => "session.view_changed",
+            LifecycleEvent::Started { .. } => "session.started",
+            LifecycleEvent::MessageAccepted { .. } => "message.accepted",
+        }
+    }
+
+    /// Stable id.
+    pub fn event_id(&self) -> String {
+        match self {
+            LifecycleEvent::PickedUp { session_id, version, .. }
+            | LifecycleEvent::Transferred { session_id, version, .. }
+            | LifecycleEvent::Closed { session_id, version, .. }
+            | LifecycleEvent::ViewChanged { session_id, version, .. } => {
+                format!("{}:{session_id}:{version}", self.event_type())
+            }
+            LifecycleEvent::Started { session_id, .. } => format!("session.started:{session_id}"),
+            LifecycleEvent::MessageAccepted { msg_id, .. } => format!("message.accepted:{msg_id}"),
+        }
+    }
+
+    /// The session.
+    pub fn session_id(&self) -> SessionId {
+        match self {
+            LifecycleEvent::PickedUp { session_id, .. }
+            | LifecycleEvent::Transferred { session_id, .. }
+            | LifecycleEvent::Closed { session_id, .. }
+            | LifecycleEvent::ViewChanged { session_id, .. }
+            | LifecycleEvent::Started { session_id, .. }
+            | LifecycleEvent::MessageAccepted { session_id, .. } => *session_id,
+        }
+    }
+
+    fn at(&self) -> Timestamp {
+        match self {
+            LifecycleEvent::PickedUp { at, .. }
+            | LifecycleEvent::Transferred { at, .. }
+            | LifecycleEvent::Closed { at, .. }
+            | LifecycleEvent::ViewChanged { at, .. }
+            | LifecycleEvent::Started { at, .. }
+            | LifecycleEvent::MessageAccepted { at, .. } => *at,
+        }
+    }
+
+    fn data(&self) -> Value {
+        match self {
+            LifecycleEvent::PickedUp { session_id, channel_id, by, from, automatic, .. } => json!({
+                "session_id": session_id, "channel_id": channel_id, "by": by, "from": from, "automatic": automatic}),
+            LifecycleEvent::Transferred { session_id, channel_id, by, from, to, .. } => json!({
+                "session_id": session_id, "channel_id": channel_id, "by": by, "from": from, "to": to}),
+            LifecycleEvent::Closed { session_id, channel_id, by, assignment, .. } => json!({
+                "session_id": session_id, "channel_id": channel_id, "by": by, "automatic": by.is_none(),
+                "assignment": assignment}),
+            LifecycleEvent::ViewChanged { session_id, channel_id, by, change, .. } => json!({
+                "session_id": session_id, "channel_id": channel_id, "by": by, "change": change}),
+            LifecycleEvent::Started { session_id, channel_id, by, business_number, customer, .. } => json!({
+                "session_id": session_id, "channel_id": channel_id, "by": by,
+                "business_number": business_number, "customer": customer}),
+            LifecycleEvent::MessageAccepted { session_id, msg_id, channel_id, by, text, assignment, .. } => json!({
+                "session_id": session_id, "msg_id": msg_id, "channel_id": channel_id, "by": by, "text": text,
+                "assignment": assignment}),
+        }
+    }
 }
 
 /// The JSON `detail` of an event, with its envelope fields.
@@ -90,6 +299,7 @@ impl DomainEvent {
             DomainEvent::MessageReceived { .. } => "message.received",
             DomainEvent::MessageSent { .. } => "message.sent",
             DomainEvent::MessageFailed { .. } => "message.failed",
+            DomainEvent::Lifecycle(e) => e.event_type(),
         }
     }
 
@@ -100,6 +310,7 @@ impl DomainEvent {
             DomainEvent::MessageReceived { msg_id, .. }
             | DomainEvent::MessageSent { msg_id, .. }
             | DomainEvent::MessageFailed { msg_id, .. } => format!("{}:{msg_id}", self.event_type()),
+            DomainEvent::Lifecycle(e) => e.event_id(),
         }
     }
 
@@ -109,6 +320,7 @@ impl DomainEvent {
             DomainEvent::SessionCreated { session } => session.created_at,
             DomainEvent::MessageReceived { message, .. } => message.provider_timestamp,
             DomainEvent::MessageSent { at, .. } | DomainEvent::MessageFailed { at, .. } => *at,
+            DomainEvent::Lifecycle(e) => e.at(),
         }
     }
 
@@ -119,6 +331,10 @@ impl DomainEvent {
             DomainEvent::MessageReceived { session_id, msg_id, .. }
             | DomainEvent::MessageSent { session_id, msg_id, .. }
             | DomainEvent::MessageFailed { session_id, msg_id, .. } => (*session_id, Some(*msg_id)),
+            DomainEvent::Lifecycle(LifecycleEvent::MessageAccepted { session_id, msg_id, .. }) => {
+                (*session_id, Some(*msg_id))
+            }
+            DomainEvent::Lifecycle(e) => (e.session_id(), None),
         }
     }
 
@@ -162,6 +378,7 @@ impl DomainEvent {
                 "provider_code": reason.provider_code,
                 "detail": reason.detail,
             }),
+            DomainEvent::Lifecycle(e) => e.data(),
         };
         EventDetail {
             event_id: self.event_id(),

@@ -38,6 +38,8 @@ pub enum Sender {
         /// Extension number.
         number: ExtensionNumber,
     },
+    /// The third-party platform (Yeastar sender type 9).
+    Api,
 }
 
 /// What produced an outbound message (statistics are broken down by origin).
@@ -48,6 +50,8 @@ pub enum Origin {
     Customer,
     /// An agent reply through the API.
     Agent,
+    /// The third-party platform (sender type 9).
+    Api,
 }
 
 impl Origin {
@@ -56,6 +60,7 @@ impl Origin {
         match self {
             Origin::Customer => "customer",
             Origin::Agent => "agent",
+            Origin::Api => "api",
         }
     }
 }

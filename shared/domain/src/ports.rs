@@ -11,12 +11,12 @@ use std::time::Duration;
 use crate::auth::TokenGrant;
 use crate::channel::{Channel, Provider};
 use crate::directory::{Extension, MessageQueue};
-use crate::events::DomainEvent;
+use crate::events::{DomainEvent, LifecycleEvent};
 use crate::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use crate::inbound::{InboundJob, InboundKey, InboundRecord, InboundState};
 use crate::message::{FailureReason, Message, OutboundJob};
 use crate::provider::{ProviderRequest, ProviderResponse};
-use crate::session::{Assignment, Session, SessionKey, TimelineEntry};
+use crate::session::{Assignment, Audience, ListOwner, Session, SessionKey, TimelineEntry, Transition};
 use crate::stats::{Counters, StatsDelta};
 use crate::time::Timestamp;
 
@@ -74,6 +74,8 @@ pub trait ChannelReader {
     async fn channel(&self, id: ChannelId) -> Result<Option<Channel>, StoreError>;
     /// Every channel, by id.
     async fn channels(&self) -> Result<Vec<Channel>, StoreError>;
+    /// The channel a business number belongs to.
+    async fn channel_by_number(&self, number: &str) -> Result<Option<Channel>, StoreError>;
 }
 
 /// Why a channel could not be stored.
@@ -158,10 +160,12 @@ pub enum SessionTarget {
         /// "Created" entry.
         created: TimelineEntry,
     },
-    /// Append to this open session.
+    /// Append to this open session, which must still be assigned as read.
     Existing {
         /// Its id.
         session_id: SessionId,
+        /// Its assignment as read (a transfer in between makes the commit look again).
+        expected: Assignment,
     },
 }
 
@@ -187,8 +191,8 @@ pub enum InboundCommitOutcome {
     Committed,
     /// `New`, but an open session already holds the key: append to that one instead.
     KeyTaken,
-    /// `Existing`, but the session is no longer open: look again.
-    SessionNotOpen,
+    /// `Existing`, but the session closed or moved meanwhile: look again.
+    SessionChanged,
     /// The inbox record is no longer pending (another worker routed it).
     AlreadyRouted,
 }
@@ -209,6 +213,17 @@ pub enum AssignmentChange {
         agent: ExtensionId,
         /// "Picked up" timeline entry.
         entry: TimelineEntry,
+        /// Its event.
+        event: LifecycleEvent,
+    },
+    /// The message starts a new session (claiming its open-session lock).
+    Start {
+        /// The session.
+        session: Box<Session>,
+        /// "Started" timeline entry.
+        entry: TimelineEntry,
+        /// Its event.
+        event: LifecycleEvent,
     },
 }
 
@@ -221,6 +236,8 @@ pub struct OutboundCommit {
     pub outbox_due: Timestamp,
     /// The assignment condition or change.
     pub assignment: AssignmentChange,
+    /// The `message.accepted` event (kept in the event outbox until published).
+    pub accepted: LifecycleEvent,
 }
 
 /// What happened to an [`OutboundCommit`].
@@ -230,6 +247,40 @@ pub enum OutboundCommitOutcome {
     Committed,
     /// The session closed or its assignment changed since it was read.
     SessionChanged,
+    /// `Start`, but an open session already holds the key.
+    KeyTaken,
+}
+
+/// What happened to a [`Transition`] commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionOutcome {
+    /// Applied.
+    Committed,
+    /// The session changed since it was read (its version moved): read it again and decide again.
+    Conflict,
+}
+
+/// One of the session lists an operator sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionList {
+    /// An owner's Recent (`archived` false) or Archived list.
+    Owned {
+        /// Whose.
+        owner: ListOwner,
+        /// Which.
+        archived: bool,
+    },
+    /// The open sessions waiting in a queue.
+    Queued(QueueId),
+}
+
+/// A change-feed entry: `session_id` changed at `at` in an audience's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeRecord {
+    /// When (store-side write time of the change).
+    pub at: Timestamp,
+    /// Which session.
+    pub session_id: SessionId,
 }
 
 /// Sessions, their messages and timelines.
@@ -242,10 +293,30 @@ pub trait SessionStore {
     async fn commit_inbound(&self, commit: &InboundCommit) -> Result<InboundCommitOutcome, StoreError>;
     /// Applies an agent-message commit.
     async fn commit_outbound(&self, commit: &OutboundCommit) -> Result<OutboundCommitOutcome, StoreError>;
-    /// Sessions owned (or last owned) by an extension, most recently active first.
-    async fn sessions_of_extension(&self, ext: ExtensionId, limit: usize) -> Result<Vec<Session>, StoreError>;
-    /// Open sessions waiting in a queue, most recently active first.
-    async fn sessions_in_queue(&self, queue: QueueId, limit: usize) -> Result<Vec<Session>, StoreError>;
+    /// Applies a lifecycle transition if the session is still at `before.version`: the session,
+    /// its timeline entry, the event (into the event outbox), the change-feed entries and, when
+    /// it closes, the release of its open-session lock, atomically.
+    async fn commit_transition(
+        &self,
+        transition: &Transition,
+        event: Option<&LifecycleEvent>,
+    ) -> Result<TransitionOutcome, StoreError>;
+    /// A list, most recent last message first, with a last message id below `before` when given.
+    async fn list_sessions(
+        &self,
+        list: SessionList,
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// Change-feed entries of an audience after `since`, oldest first, at most `limit`.
+    async fn changes(
+        &self,
+        audience: Audience,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError>;
+    /// Removes a published event from the event outbox.
+    async fn mark_event_published(&self, session: SessionId, event_id: &str) -> Result<(), StoreError>;
     /// Messages of a session, newest first, older than `before` when given.
     async fn messages(
         &self,
@@ -362,6 +433,13 @@ pub enum OutboxEntry {
         /// When it became due.
         due: Timestamp,
     },
+    /// A lifecycle event stored with its change but not yet published.
+    Event {
+        /// The event.
+        event: LifecycleEvent,
+        /// When it became due.
+        due: Timestamp,
+    },
 }
 
 /// The outbox index over inbox records and outbound messages.
@@ -370,6 +448,8 @@ pub trait Outbox {
     async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
     /// Moves an entry's due time to `until` if it is still `entry`'s; `false` if it changed or left.
     async fn postpone(&self, entry: &OutboxEntry, until: Timestamp) -> Result<bool, StoreError>;
+    /// Removes a published lifecycle event from the event outbox.
+    async fn event_published(&self, session: SessionId, event_id: &str) -> Result<(), StoreError>;
 }
 
 /// Publishes domain events.

@@ -5,21 +5,25 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
-use domain::ids::{ChannelId, ExtensionId, MessageId, QueueId, SessionId};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use domain::events::LifecycleEvent;
+use domain::ids::{ChannelId, MessageId, SessionId};
 use domain::inbound::{self, InboundKey, InboundRecord};
 use domain::message::{Message, Origin, OutboundJob};
 use domain::ports::{
-    AssignmentChange, DeliveryResult, InboundCommit, InboundCommitOutcome, Inbox, InboxInsert, OutboundCommit,
-    OutboundCommitOutcome, OutboundLedger, Outbox, OutboxEntry, SendClaim, SessionStore, SessionTarget, StatsReader,
-    StoreError,
+    AssignmentChange, ChangeRecord, DeliveryResult, InboundCommit, InboundCommitOutcome, Inbox, InboxInsert,
+    OutboundCommit, OutboundCommitOutcome, OutboundLedger, Outbox, OutboxEntry, SendClaim, SessionList, SessionStore,
+    SessionTarget, StatsReader, StoreError, TransitionOutcome,
 };
-use domain::session::{LastMessage, Session, SessionKey, TimelineEntry};
+use domain::session::{Assignment, Audience, LastMessage, Session, SessionKey, TimelineEntry, Transition};
 use domain::stats::{Counters, StatsDelta};
 use domain::time::Timestamp;
 
 use super::errors::{corrupt, failed_condition, store_error};
-use super::items::{self, InboundItem, Item, MessageItem, OpenLockItem, SessionItem, TimelineItem, assignment_parts};
+use super::items::{
+    self, ChangeItem, EventItem, InboundItem, Item, MessageItem, OpenLockItem, SessionItem, TimelineItem,
+    assignment_parts,
+};
 use super::{DynamoStore, key_map, keys, n, s};
 
 fn encode<T: serde::Serialize>(kind: &'static str, value: &T) -> Result<Item, StoreError> {
@@ -99,32 +103,49 @@ fn decode_message(item: Item) -> Result<Message, StoreError> {
     stored.into_domain().map_err(|e| corrupt("read message", e))
 }
 
+/// How long the change feed keeps an entry.
+const CHANGE_FEED_RETENTION_SECS: i64 = 7 * 24 * 3600;
+/// How long after its change an unpublished event is picked up by the outbox reconciler.
+const EVENT_OUTBOX_GRACE_MICROS: i64 = 60_000_000;
+
+fn change_put(
+    table: &str,
+    audience: Audience,
+    at: Timestamp,
+    session: SessionId,
+) -> Result<TransactWriteItem, StoreError> {
+    let (pk, sk) = keys::change(audience, at, session);
+    let item =
+        ChangeItem { pk, sk, session_id: session.get(), expires_at: at.as_unix_seconds() + CHANGE_FEED_RETENTION_SECS };
+    put(table, encode("change", &item)?, None)
+}
+
+fn event_put(table: &str, event: &LifecycleEvent, at: Timestamp) -> Result<TransactWriteItem, StoreError> {
+    let (pk, sk) = keys::event(event.session_id(), &event.event_id());
+    let item = EventItem {
+        pk,
+        sk,
+        event: serde_json::to_string(event).map_err(|e| corrupt("encode event", e))?,
+        outbox_key: keys::outbox::EVENT.into(),
+        outbox_due: keys::pad_time(Timestamp::from_micros(at.as_micros() + EVENT_OUTBOX_GRACE_MICROS)),
+    };
+    put(table, encode("event", &item)?, None)
+}
+
+/// `SET` clauses that bring an owned session back into its owner's Recent list (a message in
+/// either direction unarchives and un-removes it), with their values.
+fn back_to_recent(assignment: Assignment) -> (&'static str, Option<AttributeValue>) {
+    match assignment.owner() {
+        Some(owner) => {
+            (", archived = :false, removed = :false, owner_key = :recent", Some(s(keys::owner_key(owner, false))))
+        }
+        None => ("", None),
+    }
+}
+
 impl DynamoStore {
     fn conversation(&self) -> &str {
         &self.tables.conversation
-    }
-
-    async fn query_sessions(
-        &self,
-        index: &str,
-        partition_attr: &str,
-        partition: String,
-        limit: usize,
-    ) -> Result<Vec<Session>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(self.conversation())
-            .index_name(index)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", partition_attr)
-            .expression_attribute_values(":p", s(partition))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| store_error("list sessions", e))?;
-        out.items.unwrap_or_default().into_iter().map(decode_session).collect()
     }
 }
 
@@ -250,26 +271,40 @@ impl SessionStore for DynamoStore {
                     Some("attribute_not_exists(pk)"),
                 )?);
                 tx.push(put(table, encode("timeline", &TimelineItem::from_domain(created))?, None)?);
+                tx.push(change_put(table, session.assignment.audience(), commit.at, session.id)?);
             }
-            SessionTarget::Existing { session_id } => {
+            SessionTarget::Existing { session_id, expected } => {
                 let last = LastMessage::new(msg.msg_id, msg.text.as_deref(), true, commit.at);
+                let (kind, id) = assignment_parts(*expected);
+                let (recent_clause, recent) = back_to_recent(*expected);
+                let expression = format!(
+                    "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = if_not_exists(#unread, :zero) + :one, version = if_not_exists(version, :zero) + :one{recent_clause}"
+                );
+                let mut values = vec![
+                    (":at", n(commit.at.as_micros())),
+                    (":ak", s(keys::activity_key(msg.msg_id.get()))),
+                    (":lm", attr(&last)?),
+                    (":zero", n(0)),
+                    (":one", n(1)),
+                    (":open", s("open")),
+                    (":atype", s(kind)),
+                    (":aid", n(id)),
+                ];
+                if let Some(recent) = recent {
+                    values.push((":false", AttributeValue::Bool(false)));
+                    values.push((":recent", recent));
+                }
                 tx.push(update(
                     table,
                     UpdateSpec {
                         key: keys::session(*session_id),
-                        expression: "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = if_not_exists(#unread, :zero) + :one",
-                        condition: Some("#status = :open"),
+                        expression: &expression,
+                        condition: Some("#status = :open AND assignment_type = :atype AND assignment_id = :aid"),
                         names: vec![("#status", "status"), ("#unread", "unread")],
-                        values: vec![
-                            (":at", n(commit.at.as_micros())),
-                            (":ak", s(keys::activity_key(commit.at, *session_id))),
-                            (":lm", attr(&last)?),
-                            (":zero", n(0)),
-                            (":one", n(1)),
-                            (":open", s("open")),
-                        ],
+                        values,
                     },
                 )?);
+                tx.push(change_put(table, expected.audience(), commit.at, *session_id)?);
             }
         }
         tx.push(put(
@@ -285,7 +320,7 @@ impl SessionStore for DynamoStore {
             Err(reasons) if opened && (failed_condition(&reasons, 1) || failed_condition(&reasons, 2)) => {
                 Ok(InboundCommitOutcome::KeyTaken)
             }
-            Err(reasons) if !opened && failed_condition(&reasons, 1) => Ok(InboundCommitOutcome::SessionNotOpen),
+            Err(reasons) if !opened && failed_condition(&reasons, 1) => Ok(InboundCommitOutcome::SessionChanged),
             Err(reasons) => Err(corrupt("route inbound message", format!("transaction cancelled: {reasons:?}"))),
         }
     }
@@ -302,62 +337,194 @@ impl SessionStore for DynamoStore {
         )?];
         let mut values = vec![
             (":at", n(at.as_micros())),
-            (":ak", s(keys::activity_key(at, msg.session_id))),
+            (":ak", s(keys::activity_key(msg.msg_id.get()))),
             (":lm", attr(&last)?),
             (":zero", n(0)),
+            (":one", n(1)),
             (":open", s("open")),
+            (":false", AttributeValue::Bool(false)),
         ];
-        let session_update = match &commit.assignment {
+        const COMMON: &str = "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = :zero, version = if_not_exists(version, :zero) + :one";
+        match &commit.assignment {
             AssignmentChange::Keep { expected } => {
                 let (kind, id) = assignment_parts(*expected);
                 values.push((":atype", s(kind)));
                 values.push((":aid", n(id)));
-                update(
+                let (recent_clause, recent) = back_to_recent(*expected);
+                if let Some(recent) = recent {
+                    values.push((":recent", recent));
+                }
+                let expression = format!("{COMMON}{recent_clause}");
+                tx.push(update(
                     table,
                     UpdateSpec {
                         key: keys::session(msg.session_id),
-                        expression: "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = :zero",
+                        expression: &expression,
                         condition: Some("#status = :open AND assignment_type = :atype AND assignment_id = :aid"),
                         names: vec![("#status", "status"), ("#unread", "unread")],
                         values,
                     },
-                )?
+                )?);
+                tx.push(change_put(table, expected.audience(), at, msg.session_id)?);
             }
-            AssignmentChange::TakeFromQueue { queue, agent, .. } => {
+            AssignmentChange::TakeFromQueue { queue, agent, entry, event } => {
                 values.push((":queue", s("queue")));
                 values.push((":qid", n(queue.get())));
                 values.push((":ext", s("extension")));
                 values.push((":agent", n(agent.get())));
-                values.push((":owner", s(keys::owner_key(*agent))));
-                update(
+                values.push((":owner", s(keys::recent_key(*agent))));
+                let expression = format!(
+                    "{COMMON}, assignment_type = :ext, assignment_id = :agent, owner_key = :owner, archived = :false, removed = :false REMOVE queue_key"
+                );
+                tx.push(update(
                     table,
                     UpdateSpec {
                         key: keys::session(msg.session_id),
-                        expression: "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = :zero, assignment_type = :ext, assignment_id = :agent, owner_key = :owner REMOVE queue_key",
+                        expression: &expression,
                         condition: Some("#status = :open AND assignment_type = :queue AND assignment_id = :qid"),
                         names: vec![("#status", "status"), ("#unread", "unread")],
                         values,
                     },
-                )?
+                )?);
+                tx.push(put(table, encode("timeline", &TimelineItem::from_domain(entry))?, None)?);
+                tx.push(event_put(table, event, at)?);
+                tx.push(change_put(table, Audience::Queue(*queue), at, msg.session_id)?);
+                tx.push(change_put(table, Audience::Extension(*agent), at, msg.session_id)?);
             }
-        };
-        tx.push(session_update);
-        if let AssignmentChange::TakeFromQueue { entry, .. } = &commit.assignment {
-            tx.push(put(table, encode("timeline", &TimelineItem::from_domain(entry))?, None)?);
+            AssignmentChange::Start { session, entry, event } => {
+                let (pk, sk) = keys::open_session(&session.key);
+                let lock = OpenLockItem { pk, sk, session_id: session.id.get() };
+                tx.push(put(table, encode("open lock", &lock)?, Some("attribute_not_exists(pk)"))?);
+                tx.push(put(
+                    table,
+                    encode("session", &SessionItem::from_domain(session))?,
+                    Some("attribute_not_exists(pk)"),
+                )?);
+                tx.push(put(table, encode("timeline", &TimelineItem::from_domain(entry))?, None)?);
+                tx.push(event_put(table, event, at)?);
+                tx.push(change_put(table, session.assignment.audience(), at, session.id)?);
+            }
         }
+        tx.push(event_put(table, &commit.accepted, at)?);
+        let starting = matches!(commit.assignment, AssignmentChange::Start { .. });
         match self.transact("accept outbound message", tx).await? {
             Ok(()) => Ok(OutboundCommitOutcome::Committed),
+            Err(reasons) if starting && failed_condition(&reasons, 1) => Ok(OutboundCommitOutcome::KeyTaken),
             Err(reasons) if failed_condition(&reasons, 1) => Ok(OutboundCommitOutcome::SessionChanged),
             Err(reasons) => Err(corrupt("accept outbound message", format!("transaction cancelled: {reasons:?}"))),
         }
     }
 
-    async fn sessions_of_extension(&self, ext: ExtensionId, limit: usize) -> Result<Vec<Session>, StoreError> {
-        self.query_sessions("OwnerIndex", "owner_key", keys::owner_key(ext), limit).await
+    async fn commit_transition(
+        &self,
+        transition: &Transition,
+        event: Option<&LifecycleEvent>,
+    ) -> Result<TransitionOutcome, StoreError> {
+        let table = self.conversation();
+        let after = &transition.after;
+        let item = encode("session", &SessionItem::from_domain(after))?;
+        let condition = "version = :v".to_owned();
+        let put_session = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_values(":v", n(transition.before.version))
+            .build()
+            .map_err(|e| corrupt("build put", e))?;
+        let mut tx = vec![TransactWriteItem::builder().put(put_session).build()];
+        if transition.closes() {
+            let delete = Delete::builder()
+                .table_name(table)
+                .set_key(Some(key_map(keys::open_session(&after.key))))
+                .condition_expression("session_id = :sid")
+                .expression_attribute_values(":sid", n(after.id.get()))
+                .build()
+                .map_err(|e| corrupt("build delete", e))?;
+            tx.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        if let Some(entry) = &transition.entry {
+            tx.push(put(table, encode("timeline", &TimelineItem::from_domain(entry))?, None)?);
+        }
+        if let Some(event) = event {
+            tx.push(event_put(table, event, transition.at)?);
+        }
+        for audience in transition.audiences() {
+            tx.push(change_put(table, audience, transition.at, after.id)?);
+        }
+        match self.transact("change session", tx).await? {
+            Ok(()) => Ok(TransitionOutcome::Committed),
+            Err(reasons) if failed_condition(&reasons, 0) => Ok(TransitionOutcome::Conflict),
+            Err(reasons) => Err(corrupt("change session", format!("transaction cancelled: {reasons:?}"))),
+        }
     }
 
-    async fn sessions_in_queue(&self, queue: QueueId, limit: usize) -> Result<Vec<Session>, StoreError> {
-        self.query_sessions("QueueIndex", "queue_key", keys::queue_key(queue), limit).await
+    async fn list_sessions(
+        &self,
+        list: SessionList,
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Result<Vec<Session>, StoreError> {
+        let (index, attr_name, partition) = match list {
+            SessionList::Owned { owner, archived } => ("OwnerIndex", "owner_key", keys::owner_key(owner, archived)),
+            SessionList::Queued(q) => ("QueueIndex", "queue_key", keys::queue_key(q)),
+        };
+        let upper = keys::activity_key(before.map_or(u64::MAX / 2, MessageId::get));
+        let out = self
+            .client
+            .query()
+            .table_name(self.conversation())
+            .index_name(index)
+            .key_condition_expression("#p = :p AND activity_key < :before")
+            .expression_attribute_names("#p", attr_name)
+            .expression_attribute_values(":p", s(partition))
+            .expression_attribute_values(":before", s(upper))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| store_error("list sessions", e))?;
+        out.items.unwrap_or_default().into_iter().map(decode_session).collect()
+    }
+
+    async fn changes(
+        &self,
+        audience: Audience,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(self.conversation())
+            .key_condition_expression("pk = :p AND sk > :since")
+            .expression_attribute_values(":p", s(keys::changes_partition(audience)))
+            .expression_attribute_values(":since", s(keys::pad_time(since)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| store_error("read change feed", e))?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let parsed = string_attr(item, "sk").as_deref().and_then(keys::parse_change);
+                match parsed.and_then(|(at, id)| Some((at, SessionId::new(id).ok()?))) {
+                    Some((at, session_id)) => Ok(ChangeRecord { at: Timestamp::from_micros(at), session_id }),
+                    None => Err(corrupt("read change feed", "change key")),
+                }
+            })
+            .collect()
+    }
+
+    async fn mark_event_published(&self, session: SessionId, event_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(self.conversation())
+            .set_key(Some(key_map(keys::event(session, event_id))))
+            .send()
+            .await
+            .map_err(|e| store_error("clear published event", e))?;
+        Ok(())
     }
 
     async fn messages(
@@ -632,8 +799,22 @@ impl Outbox for DynamoStore {
                 _ => return Err(corrupt("read outbox", "message key")),
             }
         }
+        for item in self.due_in(keys::outbox::EVENT, now, limit).await? {
+            let key = match (string_attr(&item, "pk"), string_attr(&item, "sk")) {
+                (Some(pk), Some(sk)) => (pk, sk),
+                _ => return Err(corrupt("read outbox", "event key")),
+            };
+            // The index projects keys only: read the event itself.
+            let Some(stored) = self.get("read outbox event", self.conversation(), key).await? else { continue };
+            let stored: EventItem = items::from_item("event", stored).map_err(|e| corrupt("read outbox event", e))?;
+            let event: LifecycleEvent =
+                serde_json::from_str(&stored.event).map_err(|e| corrupt("read outbox event", e))?;
+            entries.push(OutboxEntry::Event { event, due: due_of(&item) });
+        }
         entries.sort_by_key(|e| match e {
-            OutboxEntry::Inbound { due, .. } | OutboxEntry::Outbound { due, .. } => *due,
+            OutboxEntry::Inbound { due, .. } | OutboxEntry::Outbound { due, .. } | OutboxEntry::Event { due, .. } => {
+                *due
+            }
         });
         entries.truncate(limit);
         Ok(entries)
@@ -643,6 +824,7 @@ impl Outbox for DynamoStore {
         let (key, due) = match entry {
             OutboxEntry::Inbound { key, due } => (keys::inbound(key), *due),
             OutboxEntry::Outbound { job, due } => (keys::message(job.session_id, job.msg_id), *due),
+            OutboxEntry::Event { event, due } => (keys::event(event.session_id(), &event.event_id()), *due),
         };
         let result = self
             .client
@@ -660,6 +842,10 @@ impl Outbox for DynamoStore {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
             Err(err) => Err(store_error("postpone outbox entry", err)),
         }
+    }
+
+    async fn event_published(&self, session: SessionId, event_id: &str) -> Result<(), StoreError> {
+        self.mark_event_published(session, event_id).await
     }
 }
 
@@ -728,6 +914,7 @@ mod tests {
 
     #[test]
     fn assignment_parts_name_the_owner_kind() {
-        assert_eq!(assignment_parts(Assignment::Queue(QueueId::new(3).unwrap())), ("queue", 3));
+        assert_eq!(assignment_parts(Assignment::Queue(domain::ids::QueueId::new(3).unwrap())), ("queue", 3));
+        assert_eq!(assignment_parts(Assignment::Api), ("api", 0));
     }
 }

@@ -112,6 +112,14 @@ impl ChannelReader for DynamoStore {
             })
             .collect()
     }
+
+    async fn channel_by_number(&self, number: &str) -> Result<Option<Channel>, StoreError> {
+        let Some(owner) = self.claim_owner(keys::number(number)).await? else {
+            return Ok(None);
+        };
+        let id = ChannelId::new(owner).map_err(|e| corrupt("read number claim", e))?;
+        self.channel(id).await
+    }
 }
 
 impl ChannelWriter for DynamoStore {

@@ -15,7 +15,7 @@ use domain::inbound::{InboundMessage, InboundRecord, InboundState, MediaRef};
 use domain::message::{DeliveryState, Direction, FailureReason, Message, Origin, Sender};
 use domain::phone::{BusinessNumber, CustomerAddress};
 use domain::secret::Secret;
-use domain::session::{Assignment, LastMessage, Session, SessionKey, SessionOrigin, SessionStatus};
+use domain::session::{Assignment, LastMessage, ListView, Session, SessionKey, SessionOrigin, SessionStatus};
 use domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -434,6 +434,8 @@ pub struct SessionItem {
     closed_at: Option<i64>,
     assignment_type: String,
     assignment_id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_queue: Option<u64>,
     origin: String,
     created_at: i64,
     last_activity_at: i64,
@@ -443,6 +445,12 @@ pub struct SessionItem {
     customer_name: Option<String>,
     #[serde(default)]
     unread: u32,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    removed: bool,
+    #[serde(default)]
+    version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     owner_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -455,6 +463,7 @@ pub fn assignment_parts(a: Assignment) -> (&'static str, u64) {
     match a {
         Assignment::Queue(q) => ("queue", q.get()),
         Assignment::Extension(e) => ("extension", e.get()),
+        Assignment::Api => ("api", 0),
     }
 }
 
@@ -479,21 +488,22 @@ impl SessionItem {
             },
             assignment_type: assignment_type.into(),
             assignment_id,
-            origin: "inbound".into(),
+            last_queue: s.last_queue.map(QueueId::get),
+            origin: s.origin.as_str().into(),
             created_at: s.created_at.as_micros(),
             last_activity_at: s.last_activity_at.as_micros(),
             last_message: s.last_message.clone(),
             customer_name: s.customer_name.clone(),
             unread: s.unread,
-            owner_key: match s.assignment {
-                Assignment::Extension(e) => Some(keys::owner_key(e)),
-                Assignment::Queue(_) => None,
-            },
+            archived: s.view.archived,
+            removed: s.view.removed,
+            version: s.version,
+            owner_key: s.list_slot().map(|(owner, archived)| keys::owner_key(owner, archived)),
             queue_key: match s.assignment {
                 Assignment::Queue(q) if open => Some(keys::queue_key(q)),
                 _ => None,
             },
-            activity_key: keys::activity_key(s.last_activity_at, s.id),
+            activity_key: keys::activity_key(s.last_message.as_ref().map_or(0, |m| m.msg_id.get())),
         }
     }
 
@@ -505,8 +515,11 @@ impl SessionItem {
         let assignment = match self.assignment_type.as_str() {
             "queue" => Assignment::Queue(QueueId::new(self.assignment_id).map_err(|e| corrupt(K, e))?),
             "extension" => Assignment::Extension(ExtensionId::new(self.assignment_id).map_err(|e| corrupt(K, e))?),
+            "api" => Assignment::Api,
             other => return Err(corrupt(K, format!("assignment {other}"))),
         };
+        let last_queue = self.last_queue.map(QueueId::new).transpose().map_err(|e| corrupt(K, e))?;
+        let origin = SessionOrigin::parse(&self.origin).ok_or_else(|| corrupt(K, format!("origin {}", self.origin)))?;
         Ok(Session {
             id: SessionId::new(self.id).map_err(|e| corrupt(K, e))?,
             key: SessionKey {
@@ -522,12 +535,15 @@ impl SessionItem {
                 (other, None) => return Err(corrupt(K, format!("status {other} without closed_at"))),
             },
             assignment,
-            origin: SessionOrigin::Inbound,
+            last_queue,
+            origin,
             created_at: Timestamp::from_micros(self.created_at),
             last_activity_at: Timestamp::from_micros(self.last_activity_at),
             last_message: self.last_message,
             customer_name: self.customer_name,
             unread: self.unread,
+            view: ListView { archived: self.archived, removed: self.removed },
+            version: self.version,
         })
     }
 }
@@ -673,13 +689,37 @@ pub struct TimelineItem {
 impl TimelineItem {
     /// From the domain.
     pub fn from_domain(entry: &domain::session::TimelineEntry) -> Self {
-        let discriminator = match &entry.operation {
-            domain::session::Operation::Created { .. } => "created",
-            domain::session::Operation::PickedUp { .. } => "picked_up",
-        };
-        let (pk, sk) = keys::timeline(entry.session_id, entry.at, discriminator);
+        let (pk, sk) = keys::timeline(entry.session_id, entry.at, entry.operation.name());
         Self { pk, sk, entry: entry.clone() }
     }
+}
+
+/// A change-feed entry item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChangeItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// The session.
+    pub session_id: u64,
+    /// TTL attribute (epoch seconds): the feed keeps a week.
+    pub expires_at: i64,
+}
+
+/// An event-outbox item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EventItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// The event, JSON.
+    pub event: String,
+    /// OutboxIndex partition.
+    pub outbox_key: String,
+    /// OutboxIndex sort key (µs, padded).
+    pub outbox_due: String,
 }
 
 // ---------------------------------------------------------------- auth

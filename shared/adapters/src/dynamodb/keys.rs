@@ -5,7 +5,7 @@
 use domain::channel::Provider;
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use domain::inbound::InboundKey;
-use domain::session::SessionKey;
+use domain::session::{Audience, ListOwner, SessionKey};
 use domain::time::Timestamp;
 
 /// Partition and sort key.
@@ -151,9 +151,18 @@ pub fn stats_day(day: &str) -> String {
 /// Sort key of all-time statistics.
 pub const STATS_ALL: &str = "ALL";
 
-/// OwnerIndex partition of an extension's sessions.
-pub fn owner_key(ext: ExtensionId) -> String {
-    format!("EXT#{ext}")
+/// OwnerIndex partition of an owner's Recent (`archived` false) or Archived list.
+pub fn owner_key(owner: ListOwner, archived: bool) -> String {
+    let list = if archived { "A" } else { "R" };
+    match owner {
+        ListOwner::Extension(e) => format!("EXT#{e}#{list}"),
+        ListOwner::Api => format!("API#{list}"),
+    }
+}
+
+/// OwnerIndex partition of an extension's Recent list.
+pub fn recent_key(ext: ExtensionId) -> String {
+    owner_key(ListOwner::Extension(ext), false)
 }
 
 /// QueueIndex partition of a queue's waiting sessions.
@@ -161,9 +170,37 @@ pub fn queue_key(queue: QueueId) -> String {
     format!("QUEUE#{queue}")
 }
 
-/// OwnerIndex/QueueIndex sort key: most recent activity last.
-pub fn activity_key(at: Timestamp, session: SessionId) -> String {
-    format!("{}#{}", pad_time(at), pad(session.get()))
+/// OwnerIndex/QueueIndex sort key: the last message id (Yeastar's list cursor), most recent last.
+pub fn activity_key(last_msg: u64) -> String {
+    pad(last_msg)
+}
+
+/// Partition of an audience's change feed.
+pub fn changes_partition(audience: Audience) -> String {
+    match audience {
+        Audience::Extension(e) => format!("CHANGES#EXT#{e}"),
+        Audience::Queue(q) => format!("CHANGES#QUEUE#{q}"),
+        Audience::Api => "CHANGES#API".into(),
+    }
+}
+
+/// A change-feed entry.
+pub fn change(audience: Audience, at: Timestamp, session: SessionId) -> Key {
+    (changes_partition(audience), format!("{}#{}", pad_time(at), pad(session.get())))
+}
+
+/// Parses a change-feed sort key into (µs, session id).
+pub fn parse_change(sk: &str) -> Option<(i64, u64)> {
+    let (at, session) = sk.split_once('#')?;
+    Some((at.parse().ok()?, session.parse().ok()?))
+}
+
+/// Sort-key prefix of event-outbox items.
+pub const EVENT_PREFIX: &str = "EVENT#";
+
+/// An event waiting in the event outbox.
+pub fn event(session: SessionId, event_id: &str) -> Key {
+    (session_partition(session), format!("{EVENT_PREFIX}{event_id}"))
 }
 
 /// OutboxIndex partitions.
@@ -172,6 +209,8 @@ pub mod outbox {
     pub const INBOUND: &str = "inbound";
     /// Outbound messages not yet final or announced.
     pub const OUTBOUND: &str = "outbound";
+    /// Lifecycle events not yet published.
+    pub const EVENT: &str = "event";
 }
 
 // ---------------------------------------------------------------- auth table

@@ -114,18 +114,26 @@ pub struct ApiError {
     pub invalid_params: Vec<FieldError>,
     /// `(field, value)` pairs that collide with existing data.
     pub duplicates: Vec<(String, String)>,
+    /// A machine-readable reason for refusals (ours: `already_picked_up`, `closed`, ...).
+    pub reason: Option<&'static str>,
 }
 
 impl ApiError {
     /// An error with a plain explanation.
     pub fn new(code: ErrCode, submsg: impl Into<String>) -> Self {
-        Self { code, submsg: Some(submsg.into()), invalid_params: Vec::new(), duplicates: Vec::new() }
+        Self { code, submsg: Some(submsg.into()), invalid_params: Vec::new(), duplicates: Vec::new(), reason: None }
     }
 
     /// A validation failure listing the fields.
     pub fn invalid(fields: Vec<FieldError>) -> Self {
         let submsg = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
-        Self { code: ErrCode::Parameter, submsg: Some(submsg), invalid_params: fields, duplicates: Vec::new() }
+        Self {
+            code: ErrCode::Parameter,
+            submsg: Some(submsg),
+            invalid_params: fields,
+            duplicates: Vec::new(),
+            reason: None,
+        }
     }
 
     /// A single-field validation failure.
@@ -140,7 +148,14 @@ impl ApiError {
             submsg: Some(submsg.into()),
             invalid_params: Vec::new(),
             duplicates: vec![(field.to_owned(), value.to_owned())],
+            reason: None,
         }
+    }
+
+    /// Adds a machine-readable reason.
+    pub fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
     }
 
     /// The JSON body.
@@ -150,6 +165,9 @@ impl ApiError {
         body.insert("errmsg".into(), json!(self.code.errmsg()));
         if let Some(submsg) = &self.submsg {
             body.insert("submsg".into(), json!(submsg));
+        }
+        if let Some(reason) = self.reason {
+            body.insert("reason".into(), json!(reason));
         }
         if !self.invalid_params.is_empty() {
             let list: Vec<Value> = self

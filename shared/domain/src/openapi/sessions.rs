@@ -5,12 +5,17 @@
 //! for Live Chat visitors; it does not say which value an SMS customer has. We use `0` for
 //! external customers (docs/api.md).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
-use crate::ids::{ExtensionNumber, SessionId};
+use crate::directory::Extension;
+use crate::ids::{ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId};
 use crate::message::{DeliveryState, Direction, Message, Sender};
-use crate::openapi::{ApiError, Fields};
-use crate::session::{Assignment, Session, SessionStatus};
+use crate::openapi::{ApiError, Fields, parse_id_list};
+use crate::phone::CustomerAddress;
+use crate::session::{Actor, Assignment, Operation, Session, SessionStatus, TimelineEntry};
+use crate::time::Timestamp;
 
 /// `user_type` / `sender_type` values.
 pub mod user_type {
@@ -53,18 +58,36 @@ pub fn parse_operator(f: &mut Fields<'_>, type_field: &str, no_field: &str) -> O
     }
 }
 
-/// A validated `message_session/list` query.
+/// A validated `message_session/list` (or `search`) query.
 #[derive(Debug, Clone)]
 pub struct SessionListQuery {
     /// Records per page (1..=100).
     pub page_size: usize,
     /// Whose list.
     pub operator: Operator,
+    /// Cursor: sessions whose last message id is below this.
+    pub before: Option<MessageId>,
+    /// `is_archived`: `Some(false)` unarchived only, `Some(true)` archived only, `None` all.
+    pub archived: Option<bool>,
     /// `is_closed`: `Some(false)` open only, `Some(true)` closed only, `None` all.
     pub closed: Option<bool>,
+    /// `is_pickup`: `Some(true)` picked up (owned) only, `Some(false)` not picked up (queued) only.
+    pub picked_up: Option<bool>,
+    /// `collection=campaign`: campaign sessions only (none exist before campaigns).
+    pub campaigns_only: bool,
+    /// `search_value`, lower-cased.
+    pub search: Option<String>,
 }
 
-/// Parses `message_session/list` query parameters.
+fn tri_state(f: &mut Fields<'_>, name: &str) -> Option<bool> {
+    match f.opt_integer_in(name, 0, 2) {
+        Some(0) => Some(false),
+        Some(1) => Some(true),
+        _ => None,
+    }
+}
+
+/// Parses `message_session/list` / `search` query parameters.
 pub fn parse_session_list(query: &Value) -> Result<SessionListQuery, ApiError> {
     let mut f = Fields::new(query);
     let page_size = f.integer("page_size");
@@ -72,15 +95,203 @@ pub fn parse_session_list(query: &Value) -> Result<SessionListQuery, ApiError> {
         f.error("page_size", "range", "must be between 1 and 100");
     }
     let operator = parse_operator(&mut f, "user_type", "user_no");
-    let closed = match f.opt_integer_in("is_closed", 0, 2) {
-        Some(0) => Some(false),
+    let before = optional_id(&mut f, "first_msg_id").and_then(|v| MessageId::new(v).ok());
+    let archived = tri_state(&mut f, "is_archived");
+    let closed = tri_state(&mut f, "is_closed");
+    let picked_up = match f.opt_integer_in("is_pickup", 0, 2) {
         Some(1) => Some(true),
+        Some(2) => Some(false),
         _ => None,
     };
+    let collection = f.opt_string("collection").unwrap_or_default();
+    if !matches!(collection.as_str(), "" | "all" | "campaign") {
+        f.error("collection", "enum", "must be all or campaign (or empty)");
+    }
+    let search = f.opt_string("search_value").map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty());
     f.finish().and_then(|()| match (page_size.and_then(|p| usize::try_from(p).ok()), operator) {
-        (Some(page_size), Some(operator)) => Ok(SessionListQuery { page_size, operator, closed }),
+        (Some(page_size), Some(operator)) => Ok(SessionListQuery {
+            page_size,
+            operator,
+            before,
+            archived,
+            closed,
+            picked_up,
+            campaigns_only: collection == "campaign",
+            search,
+        }),
         _ => Err(ApiError::field("page_size", "required", "is required")),
     })
+}
+
+impl SessionListQuery {
+    /// Whether a session passes the filters (the list it came from already decided visibility).
+    pub fn matches(&self, s: &Session) -> bool {
+        let archived = s.view.archived && s.assignment.owner().is_some();
+        self.archived.is_none_or(|a| a == archived)
+            && self.closed.is_none_or(|c| c != s.is_open())
+            && self.search.as_ref().is_none_or(|needle| {
+                s.key.customer.as_str().to_lowercase().contains(needle)
+                    || s.key.business_number.as_str().to_lowercase().contains(needle)
+                    || s.customer_name.as_ref().is_some_and(|n| n.to_lowercase().contains(needle))
+            })
+    }
+}
+
+fn optional_id(f: &mut Fields<'_>, name: &str) -> Option<u64> {
+    let v = f.opt_integer(name)?;
+    match u64::try_from(v).ok().filter(|v| *v > 0) {
+        Some(v) => Some(v),
+        None => {
+            f.error(name, "format", "must be a positive integer");
+            None
+        }
+    }
+}
+
+fn required_session(f: &mut Fields<'_>, name: &str) -> Option<SessionId> {
+    let v = f.integer(name)?;
+    match u64::try_from(v).ok().and_then(|v| SessionId::new(v).ok()) {
+        Some(id) => Some(id),
+        None => {
+            f.error(name, "format", "must be a positive integer");
+            None
+        }
+    }
+}
+
+/// A session operation with a mandatory operator (`archive`, `unarchive`, `delete`, `pickup`).
+#[derive(Debug, Clone)]
+pub struct SessionOpQuery {
+    /// The session.
+    pub session_id: SessionId,
+    /// Who acts.
+    pub operator: Operator,
+}
+
+/// Parses `{session_id, user_type, user_no}`.
+pub fn parse_session_op(input: &Value) -> Result<SessionOpQuery, ApiError> {
+    let mut f = Fields::new(input);
+    let session_id = required_session(&mut f, "session_id");
+    let operator = parse_operator(&mut f, "user_type", "user_no");
+    f.finish().and_then(|()| match (session_id, operator) {
+        (Some(session_id), Some(operator)) => Ok(SessionOpQuery { session_id, operator }),
+        _ => Err(ApiError::field("session_id", "required", "is required")),
+    })
+}
+
+/// Where a transfer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferTarget {
+    /// An extension, by id.
+    Extension(ExtensionId),
+    /// A message queue, by id.
+    Queue(QueueId),
+    /// The third-party platform.
+    Api,
+}
+
+/// A validated `message_session/transfer` or `close` request.
+#[derive(Debug, Clone)]
+pub struct SessionChangeQuery {
+    /// The session.
+    pub session_id: SessionId,
+    /// Who acts; `None`: the caller itself (an agent as its extension, an API client as the
+    /// administrator).
+    pub operator: Option<Operator>,
+    /// For transfers.
+    pub target: Option<TransferTarget>,
+}
+
+fn optional_operator(f: &mut Fields<'_>) -> Option<Operator> {
+    f.opt_integer("user_type")?;
+    parse_operator(f, "user_type", "user_no")
+}
+
+/// Parses `message_session/close`.
+pub fn parse_close(input: &Value) -> Result<SessionChangeQuery, ApiError> {
+    let mut f = Fields::new(input);
+    let session_id = required_session(&mut f, "session_id");
+    let operator = optional_operator(&mut f);
+    f.finish().and_then(|()| match session_id {
+        Some(session_id) => Ok(SessionChangeQuery { session_id, operator, target: None }),
+        None => Err(ApiError::field("session_id", "required", "is required")),
+    })
+}
+
+/// Parses `message_session/transfer` (`from_member_id`, sent by some integrations, is ignored).
+pub fn parse_transfer(input: &Value) -> Result<SessionChangeQuery, ApiError> {
+    let mut f = Fields::new(input);
+    let session_id = required_session(&mut f, "session_id");
+    let operator = optional_operator(&mut f);
+    let kind = f.string("destination_type");
+    let id = f.opt_integer("destination_id");
+    let target = match kind.as_deref() {
+        Some("extension") => match id.and_then(|v| u64::try_from(v).ok()).and_then(|v| ExtensionId::new(v).ok()) {
+            Some(e) => Some(TransferTarget::Extension(e)),
+            None => {
+                f.error("destination_id", "required", "the extension id is required for destination_type extension");
+                None
+            }
+        },
+        Some("queue") => match id.and_then(|v| u64::try_from(v).ok()).and_then(|v| QueueId::new(v).ok()) {
+            Some(q) => Some(TransferTarget::Queue(q)),
+            None => {
+                f.error("destination_id", "required", "the queue id is required for destination_type queue");
+                None
+            }
+        },
+        Some("api") => Some(TransferTarget::Api),
+        Some(_) => {
+            f.error("destination_type", "enum", "must be extension, queue or api");
+            None
+        }
+        None => None,
+    };
+    f.finish().and_then(|()| match (session_id, target) {
+        (Some(session_id), Some(target)) => Ok(SessionChangeQuery { session_id, operator, target: Some(target) }),
+        _ => Err(ApiError::field("destination_type", "required", "is required")),
+    })
+}
+
+/// A validated `message_session/changes` query.
+#[derive(Debug, Clone)]
+pub struct ChangesQuery {
+    /// Whose view.
+    pub operator: Operator,
+    /// Changes after this time (µs); `None`: start now.
+    pub cursor: Option<Timestamp>,
+}
+
+/// Parses `message_session/changes`.
+pub fn parse_changes(query: &Value) -> Result<ChangesQuery, ApiError> {
+    let mut f = Fields::new(query);
+    let operator = parse_operator(&mut f, "user_type", "user_no");
+    let cursor = match f.opt_string("cursor") {
+        None => None,
+        Some(c) => match c.parse::<i64>().ok().filter(|v| *v >= 0) {
+            Some(us) => Some(Timestamp::from_micros(us)),
+            None => {
+                f.error("cursor", "format", "must be a cursor returned by a previous call");
+                None
+            }
+        },
+    };
+    f.finish().and_then(|()| match operator {
+        Some(operator) => Ok(ChangesQuery { operator, cursor }),
+        None => Err(ApiError::field("user_type", "required", "is required")),
+    })
+}
+
+/// Parses an `ids` list of sessions (at most 100).
+pub fn parse_session_ids(f: &mut Fields<'_>) -> Option<Vec<SessionId>> {
+    let text = f.string("ids")?;
+    match parse_id_list(&text).filter(|v| !v.is_empty() && v.len() <= 100) {
+        Some(ids) => ids.into_iter().map(|v| SessionId::new(v).ok()).collect(),
+        None => {
+            f.error("ids", "format", "must be 1 to 100 comma-separated positive integers");
+            None
+        }
+    }
 }
 
 fn status_name(s: &Session) -> &'static str {
@@ -88,6 +299,7 @@ fn status_name(s: &Session) -> &'static str {
         (SessionStatus::Closed { .. }, _) => "closed",
         (SessionStatus::Open, Assignment::Queue(_)) => "queued",
         (SessionStatus::Open, Assignment::Extension(_)) => "assigned",
+        (SessionStatus::Open, Assignment::Api) => "api",
     }
 }
 
@@ -95,6 +307,7 @@ fn assignment_json(a: Assignment) -> Value {
     match a {
         Assignment::Queue(q) => json!({"type": "queue", "id": q}),
         Assignment::Extension(e) => json!({"type": "extension", "id": e}),
+        Assignment::Api => json!({"type": "api", "id": 0}),
     }
 }
 
@@ -104,7 +317,7 @@ pub fn session_list_item(s: &Session) -> Value {
         "id": s.id,
         "type": s.channel_type.as_str(),
         "is_close": u8::from(!s.is_open()),
-        "is_archived": 0,
+        "is_archived": u8::from(s.view.archived && s.assignment.owner().is_some()),
         "to": {"user_no": s.key.customer.as_str(), "user_type": user_type::CUSTOMER,
                "username": s.customer_name.clone().unwrap_or_default()},
         "expire": -1,
@@ -117,13 +330,25 @@ pub fn session_list_item(s: &Session) -> Value {
         "last_msg": s.last_message.as_ref().map(|m| json!({
             "msg_id": m.msg_id, "preview": m.preview, "inbound": m.inbound, "time": m.at.as_unix_seconds()})),
         "unread_count": s.unread,
+        "origin": s.origin.as_str(),
         "create_time": s.created_at.as_unix_seconds(),
         "last_active_time": s.last_activity_at.as_unix_seconds(),
     })
 }
 
 /// `message_session/get` (the single session object Yeastar puts under `list`).
-pub fn session_detail(s: &Session, channel_name: &str) -> Value {
+pub fn session_detail(
+    s: &Session,
+    channel_name: &str,
+    participants: &[Extension],
+    timeline: &[TimelineEntry],
+    numbers: &BTreeMap<ExtensionId, String>,
+) -> Value {
+    let participants: Vec<Value> = participants
+        .iter()
+        .map(|e| json!({"id": e.id, "ext_num": e.number.as_str(), "caller_id_name": e.caller_id_name}))
+        .collect();
+    let timeline: Vec<Value> = timeline.iter().map(|t| timeline_entry(t, numbers)).collect();
     json!({
         "id": s.id,
         "channel_type": s.channel_type.as_str(),
@@ -132,15 +357,75 @@ pub fn session_detail(s: &Session, channel_name: &str) -> Value {
         "did_number": s.key.business_number.as_str(),
         "to_number": s.key.customer.as_str(),
         "origin": "",
+        "started_by": s.origin.as_str(),
         "user_info": {"user_no": s.key.customer.as_str(), "user_type": user_type::CUSTOMER,
                       "username": s.customer_name.clone().unwrap_or_default()},
-        "participants": [],
+        "participants": participants,
         "status": status_name(s),
         "is_close": u8::from(!s.is_open()),
+        "is_archived": u8::from(s.view.archived && s.assignment.owner().is_some()),
         "assignment": assignment_json(s.assignment),
+        "last_msg_id": s.last_message.as_ref().map(|m| m.msg_id),
+        "unread_count": s.unread,
+        "timeline": timeline,
         "create_time": s.created_at.as_unix_seconds(),
         "last_active_time": s.last_activity_at.as_unix_seconds(),
     })
+}
+
+fn actor_json(a: &Actor, numbers: &BTreeMap<ExtensionId, String>) -> Value {
+    match a {
+        Actor::Extension(e) => json!({"user_type": user_type::EXTENSION, "user_id": e,
+                                      "user_no": numbers.get(e).cloned().unwrap_or_default()}),
+        Actor::Api => json!({"user_type": user_type::API, "user_no": "api"}),
+        Actor::Admin => json!({"user_type": "admin"}),
+    }
+}
+
+/// Extensions a timeline names (to show their numbers).
+pub fn timeline_extensions(timeline: &[TimelineEntry]) -> Vec<ExtensionId> {
+    let actor = |a: &Actor| match a {
+        Actor::Extension(e) => Some(*e),
+        Actor::Api | Actor::Admin => None,
+    };
+    let mut ids: Vec<ExtensionId> = timeline
+        .iter()
+        .filter_map(|t| match &t.operation {
+            Operation::Created { .. } => None,
+            Operation::Started { by, .. } | Operation::Transferred { by, .. } => actor(by),
+            Operation::PickedUp { by, .. } => Some(*by),
+            Operation::Closed { by } => by.as_ref().and_then(actor),
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// One timeline entry: `operation`, `time`, `by` and the operation's details; `numbers` maps the
+/// extensions it names to their numbers.
+pub fn timeline_entry(t: &TimelineEntry, numbers: &BTreeMap<ExtensionId, String>) -> Value {
+    let actor_json = |a: &Actor| actor_json(a, numbers);
+    let mut v = match &t.operation {
+        Operation::Created { assignment, by_message } => {
+            json!({"to": assignment_json(*assignment), "by": null, "msg_id": by_message})
+        }
+        Operation::Started { by, by_message } => json!({"by": actor_json(by), "msg_id": by_message}),
+        Operation::PickedUp { by, from_queue, automatic } => json!({
+            "by": actor_json(&Actor::Extension(*by)), "from": assignment_json(Assignment::Queue(*from_queue)),
+            "automatic": automatic}),
+        Operation::Transferred { by, from, to } => {
+            json!({"by": actor_json(by), "from": assignment_json(*from), "to": assignment_json(*to)})
+        }
+        Operation::Closed { by } => {
+            json!({"by": by.as_ref().map(actor_json), "automatic": by.is_none()})
+        }
+    };
+    if let Value::Object(map) = &mut v {
+        map.insert("operation".into(), json!(t.operation.name()));
+        map.insert("time".into(), json!(t.at.as_unix_seconds()));
+    }
+    v
 }
 
 /// One `Msg_Record` (`message/get`), with our `direction`, `state` and `send_error_prompt`.
@@ -151,6 +436,9 @@ pub fn message_record(m: &Message) -> Value {
         }
         Sender::Extension { id, number } => {
             json!({"user_id": id, "user_no": number.as_str(), "user_type": user_type::EXTENSION, "avatar": "", "username": ""})
+        }
+        Sender::Api => {
+            json!({"user_id": 0, "user_no": "api", "user_type": user_type::API, "avatar": "", "username": ""})
         }
     };
     let (send_error, send_error_msg, prompt) = match &m.delivery {
@@ -193,42 +481,72 @@ pub fn message_record(m: &Message) -> Value {
     })
 }
 
+/// Where `message/send` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendTarget {
+    /// In a session.
+    Session(SessionId),
+    /// Starting a session (or joining the open one): channel slug, business number, customer.
+    Start {
+        /// `channel` (`general`, ...).
+        channel: String,
+        /// `did_number`.
+        did_number: String,
+        /// `to`, normalised to E.164.
+        to: CustomerAddress,
+    },
+}
+
 /// A validated `message/send` request.
 #[derive(Debug, Clone)]
 pub struct SendQuery {
     /// Who sends.
     pub operator: Operator,
-    /// In which session.
-    pub session_id: SessionId,
+    /// Where.
+    pub target: SendTarget,
     /// Text.
     pub msg_body: String,
     /// The caller's correlation id, echoed back.
     pub request_id: Option<String>,
 }
 
+/// Yeastar's `to` "can start with `+`, and may contain digits, the symbols `().-*#` and
+/// spaces": the separators are dropped and the rest must be E.164.
+fn normalise_to(raw: &str) -> Option<CustomerAddress> {
+    let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '(' | ')' | '.' | '-')).collect();
+    CustomerAddress::parse(&digits).ok().filter(|a| a.as_str().starts_with('+'))
+}
+
 /// Parses `message/send`.
 pub fn parse_send(body: &Value) -> Result<SendQuery, ApiError> {
     let mut f = Fields::new(body);
     let operator = parse_operator(&mut f, "sender_type", "sender_no");
-    let session_id = match f.opt_integer("session_id") {
+    let target = match f.opt_integer("session_id") {
         Some(id) => match u64::try_from(id).ok().and_then(|v| SessionId::new(v).ok()) {
-            Some(id) => Some(id),
+            Some(id) => Some(SendTarget::Session(id)),
             None => {
                 f.error("session_id", "format", "must be a positive integer");
                 None
             }
         },
         None => {
-            f.error(
-                "session_id",
-                "unsupported",
-                "starting a session without session_id is not supported by this version yet",
-            );
-            None
+            let channel = f.string("channel");
+            let did_number = f.string("did_number");
+            let to = f.string("to");
+            let parsed = to.as_deref().and_then(normalise_to);
+            if to.is_some() && parsed.is_none() {
+                f.error("to", "format", "must be a phone number in E.164 format, e.g. +18003275906");
+            }
+            match (channel, did_number, parsed) {
+                (Some(channel), Some(did_number), Some(to)) => {
+                    Some(SendTarget::Start { channel: channel.to_lowercase(), did_number, to })
+                }
+                _ => None,
+            }
         }
     };
     if f.opt_integer("msg_kind").is_some_and(|k| k != 0) {
-        f.error("msg_kind", "unsupported", "only 0 (normal message) is supported by this version");
+        f.error("msg_kind", "unsupported", "only 0 (normal message) is supported until WhatsApp templates exist");
     }
     if f.opt_integer("msg_type").is_some_and(|k| k != 0) {
         f.error("msg_type", "enum", "must be 0 (user message)");
@@ -244,8 +562,8 @@ pub fn parse_send(body: &Value) -> Result<SendQuery, ApiError> {
     if request_id.as_ref().is_some_and(|r| r.chars().count() > 127) {
         f.error("request_id", "length", "must not exceed 127 characters");
     }
-    f.finish().and_then(|()| match (operator, session_id) {
-        (Some(operator), Some(session_id)) => Ok(SendQuery { operator, session_id, msg_body, request_id }),
+    f.finish().and_then(|()| match (operator, target) {
+        (Some(operator), Some(target)) => Ok(SendQuery { operator, target, msg_body, request_id }),
         _ => Err(ApiError::field("sender_type", "required", "is required")),
     })
 }
@@ -262,7 +580,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.operator, Operator::Extension(ExtensionNumber::parse("1000").unwrap()));
-        assert_eq!(q.session_id.get(), 3073);
+        assert_eq!(q.target, SendTarget::Session(SessionId::new(3073).unwrap()));
         assert_eq!(q.request_id.as_deref(), Some("r-1"));
     }
 
@@ -270,7 +588,7 @@ mod tests {
     fn when_send_is_incomplete_should_say_what_is_missing() {
         let err = parse_send(&json!({"sender_type": 1, "files": [{"id": "x"}]})).unwrap_err();
         let fields: Vec<&str> = err.invalid_params.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["sender_no", "session_id", "files", "msg_body"]);
+        assert_eq!(fields, vec!["sender_no", "channel", "did_number", "to", "files", "msg_body"]);
         let err = parse_send(&json!({"sender_type": 4, "session_id": 1, "msg_body": "x"})).unwrap_err();
         assert_eq!(err.invalid_params[0].field, "sender_type");
     }
@@ -281,6 +599,62 @@ mod tests {
             .unwrap();
         assert_eq!(q.page_size, 20);
         assert_eq!(q.closed, Some(false));
+        assert_eq!((q.archived, q.picked_up, q.before), (None, None, None));
         assert!(parse_session_list(&json!({"user_type": "1", "user_no": "1000"})).is_err());
+        let q = parse_session_list(&json!({"page_size": "2", "user_type": "9", "first_msg_id": "77",
+                                           "is_archived": "1", "is_pickup": "2", "search_value": " 8618 "}))
+        .unwrap();
+        assert_eq!(q.operator, Operator::Api);
+        assert_eq!(q.before, MessageId::new(77).ok());
+        assert_eq!((q.archived, q.picked_up), (Some(true), Some(false)));
+        assert_eq!(q.search.as_deref(), Some("8618"));
+        assert!(
+            parse_session_list(&json!({"page_size": "2", "user_type": "1", "user_no": "1000", "is_pickup": "3"}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn when_a_session_is_started_should_normalise_the_customer_number() {
+        let q = parse_send(&json!({"sender_type": 1, "sender_no": "1000", "channel": "General",
+                                    "did_number": "+14102161183", "to": "+1 (800) 327-5906", "msg_body": "Hi"}))
+        .unwrap();
+        assert_eq!(
+            q.target,
+            SendTarget::Start {
+                channel: "general".into(),
+                did_number: "+14102161183".into(),
+                to: CustomerAddress::parse("+18003275906").unwrap()
+            }
+        );
+        let err = parse_send(&json!({"sender_type": 1, "sender_no": "1000", "channel": "general",
+                                      "did_number": "+14102161183", "to": "call me", "msg_body": "Hi"}))
+        .unwrap_err();
+        assert_eq!(err.invalid_params[0].field, "to");
+    }
+
+    #[test]
+    fn when_a_transfer_is_parsed_should_require_the_destination_id_where_it_applies() {
+        let q = parse_transfer(&json!({"session_id": 3073, "destination_type": "extension", "destination_id": 138,
+                                        "from_member_id": 5}))
+        .unwrap();
+        assert_eq!(q.target, Some(TransferTarget::Extension(ExtensionId::new(138).unwrap())));
+        assert_eq!(q.operator, None);
+        let q = parse_transfer(&json!({"session_id": 1, "destination_type": "api", "destination_id": 0,
+                                        "user_type": 9}))
+        .unwrap();
+        assert_eq!((q.target, q.operator), (Some(TransferTarget::Api), Some(Operator::Api)));
+        let err = parse_transfer(&json!({"session_id": 1, "destination_type": "queue"})).unwrap_err();
+        assert_eq!(err.invalid_params[0].field, "destination_id");
+        let err =
+            parse_transfer(&json!({"session_id": 1, "destination_type": "ivr", "destination_id": 3})).unwrap_err();
+        assert_eq!(err.invalid_params[0].field, "destination_type");
+    }
+
+    #[test]
+    fn when_a_changes_cursor_is_not_ours_should_refuse_it() {
+        let q = parse_changes(&json!({"user_type": "1", "user_no": "1000", "cursor": "1795000000000000"})).unwrap();
+        assert_eq!(q.cursor, Some(Timestamp::from_micros(1_795_000_000_000_000)));
+        assert!(parse_changes(&json!({"user_type": "1", "user_no": "1000", "cursor": "abc"})).is_err());
     }
 }

@@ -7,4 +7,5 @@ pub mod ingest;
 pub mod outbox;
 pub mod routing;
 pub mod sending;
+pub mod sessions;
 pub mod tokens;

@@ -5,14 +5,17 @@
 //! reconciler reads only the entries that are due (an index query, never a scan), puts each back
 //! on its queue and then postpones it conditionally (so the next runs leave it alone for a while).
 //! Routing and delivery are idempotent, so a spurious hand-on costs one no-op invocation.
+//! Lifecycle events stored with their change (the event outbox) are published here when the
+//! request that made the change could not publish them.
 
 use std::time::Duration;
 
 use tracing::{info, warn};
 
+use crate::events::DomainEvent;
 use crate::inbound::InboundJob;
 use crate::message::OutboundJob;
-use crate::ports::{Clock, InboundQueue, OutboundQueue, Outbox, OutboxEntry, StoreError};
+use crate::ports::{Clock, EventPublisher, InboundQueue, OutboundQueue, Outbox, OutboxEntry, StoreError};
 
 /// How long a handed-on entry waits before it is considered again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -20,13 +23,15 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(300);
 pub const BATCH_LIMIT: usize = 500;
 
 /// The ports the reconciler uses.
-pub struct OutboxPorts<'a, X, I, O, K> {
+pub struct OutboxPorts<'a, X, I, O, E, K> {
     /// The outbox index.
     pub outbox: &'a X,
     /// The routing queue.
     pub inbound: &'a I,
     /// The sending queue.
     pub outbound: &'a O,
+    /// The event bus (lifecycle events left in the event outbox).
+    pub events: &'a E,
     /// Time.
     pub clock: &'a K,
 }
@@ -43,11 +48,12 @@ pub struct ReconcileReport {
 }
 
 /// Runs the reconciler once.
-pub async fn reconcile<X, I, O, K>(ports: &OutboxPorts<'_, X, I, O, K>) -> Result<ReconcileReport, StoreError>
+pub async fn reconcile<X, I, O, E, K>(ports: &OutboxPorts<'_, X, I, O, E, K>) -> Result<ReconcileReport, StoreError>
 where
     X: Outbox,
     I: InboundQueue,
     O: OutboundQueue,
+    E: EventPublisher,
     K: Clock,
 {
     let now = ports.clock.now();
@@ -64,6 +70,14 @@ where
             OutboxEntry::Outbound { job, due } => {
                 warn!(session_id = %job.session_id, msg_id = %job.msg_id, due = %due, "handing on an unsent outbound message");
                 ports.outbound.enqueue_outbound(&OutboundJob { slot: None, ..job.clone() }, 0).await?;
+            }
+            OutboxEntry::Event { event, due } => {
+                // Publish, then clear: an overlapping run may publish it twice (same event id).
+                warn!(event_id = event.event_id(), due = %due, "publishing a lifecycle event left in the outbox");
+                ports.events.publish(&[DomainEvent::Lifecycle(event.clone())]).await?;
+                ports.outbox.event_published(event.session_id(), &event.event_id()).await?;
+                report.handed_on += 1;
+                continue;
             }
         }
         report.handed_on += 1;

@@ -133,9 +133,12 @@ where
     let mut new_session_id: Option<SessionId> = None;
 
     for _ in 0..MAX_RACE_RETRIES {
-        let existing = ports.sessions.open_session_id(&key).await?;
+        let existing = match ports.sessions.open_session_id(&key).await? {
+            Some(id) => ports.sessions.session(id).await?.filter(Session::is_open),
+            None => None,
+        };
         let (session_id, target) = match existing {
-            Some(id) => (id, SessionTarget::Existing { session_id: id }),
+            Some(open) => (open.id, SessionTarget::Existing { session_id: open.id, expected: open.assignment }),
             None => {
                 let id = match new_session_id {
                     Some(id) => id,
@@ -197,7 +200,7 @@ where
                 return announce(ports, record, session_id, msg_id, opened_session).await;
             }
             InboundCommitOutcome::AlreadyRouted => return Ok(RouteOutcome::AlreadyDone),
-            InboundCommitOutcome::KeyTaken | InboundCommitOutcome::SessionNotOpen => continue,
+            InboundCommitOutcome::KeyTaken | InboundCommitOutcome::SessionChanged => continue,
         }
     }
     Err(RouteError::Contention(key))

@@ -12,21 +12,23 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::channel::{Channel, Credentials};
-use crate::directory::MessageQueue;
-use crate::events::DomainEvent;
-use crate::ids::{ExtensionId, ExtensionNumber, MessageId, Sequence, SessionId};
+use crate::channel::{Channel, ChannelType, Credentials, Member};
+use crate::events::{DomainEvent, LifecycleEvent};
+use crate::ids::{MessageId, Sequence, SessionId};
 use crate::message::{
     DeliveryState, Direction, FailureReason, MAX_SMS_TEXT_CHARS, Message, Origin, OutboundJob, SendErrorCode, Sender,
     prompts,
 };
 use crate::pacing::{self, SlotDecision};
+use crate::phone::CustomerAddress;
 use crate::ports::{
     AssignmentChange, ChannelReader, Clock, DeliveryResult, EventPublisher, OutboundCommit, OutboundCommitOutcome,
     OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory, SendClaim, Sequences, SessionStore, StoreError,
 };
 use crate::provider::{OutboundContent, SendOutcome, general};
-use crate::session::{Assignment, Operation, ReplyEffect, ReplyRefusal, Session, TimelineEntry};
+use crate::session::{
+    Actor, Assignment, LastMessage, Operation, Refusal, ReplyEffect, Session, SessionKey, TimelineEntry,
+};
 use crate::stats::{Counter, StatsDelta};
 use crate::time::Timestamp;
 
@@ -37,29 +39,52 @@ pub const SEND_LEASE: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------- accepting
 
+/// How many times accepting re-reads a session that changed under it before giving up.
+const MAX_ACCEPT_ATTEMPTS: usize = 4;
+
 /// The ports accepting an agent message uses.
-pub struct AcceptPorts<'a, S, Q, N, O, K> {
+pub struct AcceptPorts<'a, S, C, Q, N, O, E, K> {
     /// Sessions.
     pub sessions: &'a S,
+    /// Channels (starting a session).
+    pub channels: &'a C,
     /// Queues (for queue membership and mode).
     pub queues: &'a Q,
     /// Id sequences.
     pub sequences: &'a N,
     /// The outbound queue.
     pub outbound: &'a O,
+    /// The event bus.
+    pub events: &'a E,
     /// Time.
     pub clock: &'a K,
 }
 
-/// An agent's message to send in a session.
+/// Where an agent's message goes.
+#[derive(Debug, Clone)]
+pub enum MessageTarget {
+    /// An existing session.
+    Session(SessionId),
+    /// Start a session (or join the open one) with `customer` from a business number.
+    Start {
+        /// The channel slug the caller named (`general`, ...).
+        channel: String,
+        /// The business number.
+        business_number: String,
+        /// The customer.
+        customer: CustomerAddress,
+    },
+}
+
+/// An agent's (or the platform's) message.
 #[derive(Debug, Clone)]
 pub struct AgentMessage {
-    /// The session.
-    pub session_id: SessionId,
-    /// The acting extension.
-    pub agent: ExtensionId,
-    /// Its number.
-    pub agent_number: ExtensionNumber,
+    /// Where.
+    pub target: MessageTarget,
+    /// Who acts (an extension or the platform).
+    pub actor: Actor,
+    /// How the sender appears on the message.
+    pub sender: Sender,
     /// The text.
     pub text: String,
 }
@@ -71,6 +96,41 @@ pub struct AcceptedMessage {
     pub session_id: SessionId,
     /// Message.
     pub msg_id: MessageId,
+    /// Whether the message started the session.
+    pub started: bool,
+}
+
+/// Why a session cannot be started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StartRefusal {
+    /// No channel has the business number.
+    #[error("the number is not a number of any message channel")]
+    UnknownNumber,
+    /// The number belongs to a channel of another type than the one named.
+    #[error("the number does not belong to a channel of this type")]
+    ChannelMismatch,
+    /// Only SMS channels let agents start sessions (seed 000 L3003).
+    #[error("sessions can only be started on SMS channels")]
+    SmsOnly,
+    /// The extension is not among the number's members allowed to start sessions.
+    #[error("this extension is not allowed to start sessions from this number")]
+    NotAllowedOnNumber,
+    /// The customer has an open session on this number that the caller may not send in.
+    #[error("this customer already has an open session on this number handled by someone else")]
+    SessionExists,
+}
+
+impl StartRefusal {
+    /// Machine-readable reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            StartRefusal::UnknownNumber => "unknown_number",
+            StartRefusal::ChannelMismatch => "channel_mismatch",
+            StartRefusal::SmsOnly => "sms_only",
+            StartRefusal::NotAllowedOnNumber => "not_allowed_on_number",
+            StartRefusal::SessionExists => "session_exists",
+        }
+    }
 }
 
 /// Why a message was not accepted.
@@ -78,31 +138,33 @@ pub struct AcceptedMessage {
 pub enum AcceptError {
     /// Not allowed (or the session does not exist; the two are not told apart).
     #[error(transparent)]
-    Refused(#[from] ReplyRefusal),
+    Refused(#[from] Refusal),
+    /// A session cannot be started.
+    #[error(transparent)]
+    StartRefused(#[from] StartRefusal),
     /// The text is empty or too long.
     #[error("{0}")]
     InvalidText(&'static str),
-    /// The session changed while the message was being accepted (closed, or taken by another
-    /// agent); nothing was stored.
-    #[error(
-        "the session changed (closed or taken by another agent) while the message was being sent; nothing was sent"
-    )]
+    /// The session kept changing while the message was being accepted; nothing was stored.
+    #[error("the session kept changing while the message was being sent; nothing was sent")]
     SessionChanged,
     /// A dependency failed; nothing was stored.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Accepts an agent's text message for sending.
-pub async fn accept_agent_message<S, Q, N, O, K>(
-    ports: &AcceptPorts<'_, S, Q, N, O, K>,
+/// Accepts an agent's text message for sending: in a session it may send in, or starting one.
+pub async fn accept_agent_message<S, C, Q, N, O, E, K>(
+    ports: &AcceptPorts<'_, S, C, Q, N, O, E, K>,
     request: AgentMessage,
 ) -> Result<AcceptedMessage, AcceptError>
 where
     S: SessionStore,
+    C: ChannelReader,
     Q: QueueDirectory,
     N: Sequences,
     O: OutboundQueue,
+    E: EventPublisher,
     K: Clock,
 {
     if request.text.trim().is_empty() {
@@ -111,54 +173,175 @@ where
     if request.text.chars().count() > MAX_SMS_TEXT_CHARS {
         return Err(AcceptError::InvalidText("msg_body must not exceed 1600 characters"));
     }
-    let session = ports.sessions.session(request.session_id).await?.ok_or(ReplyRefusal::NotYours)?;
-    let queue: Option<MessageQueue> = match session.assignment {
-        Assignment::Queue(q) => ports.queues.queue(q).await?,
-        Assignment::Extension(_) => None,
+    let start = match &request.target {
+        MessageTarget::Session(_) => None,
+        MessageTarget::Start { channel, business_number, customer } => {
+            let found = ports.channels.channel_by_number(business_number).await?.ok_or(StartRefusal::UnknownNumber)?;
+            if found.provider().slug() != channel.as_str() {
+                return Err(StartRefusal::ChannelMismatch.into());
+            }
+            if found.channel_type() != ChannelType::Sms {
+                return Err(StartRefusal::SmsOnly.into());
+            }
+            let rule = found.rule_for(business_number).ok_or(StartRefusal::UnknownNumber)?;
+            if let Actor::Extension(e) = request.actor
+                && !rule.members.contains(&Member::Extension(e))
+            {
+                return Err(StartRefusal::NotAllowedOnNumber.into());
+            }
+            let key =
+                SessionKey { channel_id: found.id, business_number: rule.number.clone(), customer: customer.clone() };
+            Some((key, found.provider()))
+        }
     };
-    let effect = session.authorize_reply(request.agent, queue.as_ref())?;
 
-    let now = ports.clock.now();
     let msg_id = MessageId::new(ports.sequences.next_id(Sequence::Message).await?)
         .map_err(|e| StoreError::permanent("allocate message id", e))?;
-    let message = Message {
-        session_id: session.id,
-        msg_id,
-        channel_id: session.key.channel_id,
-        direction: Direction::Outbound,
-        sender: Sender::Extension { id: request.agent, number: request.agent_number },
-        origin: Origin::Agent,
-        text: Some(request.text),
-        media: Vec::new(),
-        created_at: now,
-        delivery: DeliveryState::Queued,
-        attempts: 0,
-        provider_message_id: None,
-        events_published: false,
-    };
-    let assignment = match effect {
-        ReplyEffect::Unchanged => AssignmentChange::Keep { expected: session.assignment },
-        ReplyEffect::TakesOwnership { queue } => AssignmentChange::TakeFromQueue {
-            queue,
-            agent: request.agent,
-            entry: TimelineEntry {
-                session_id: session.id,
-                at: now,
-                operation: Operation::PickedUp { by: request.agent, from_queue: queue },
+    let mut new_session_id: Option<SessionId> = None;
+    for _ in 0..MAX_ACCEPT_ATTEMPTS {
+        let now = ports.clock.now();
+        let existing = match (&request.target, &start) {
+            (MessageTarget::Session(id), _) => Some(ports.sessions.session(*id).await?.ok_or(Refusal::NotVisible)?),
+            (_, Some((key, _))) => match ports.sessions.open_session_id(key).await? {
+                Some(id) => ports.sessions.session(id).await?.filter(Session::is_open),
+                None => None,
             },
-        },
-    };
-    let commit = OutboundCommit { message, outbox_due: now.plus(OUTBOX_GRACE), assignment };
-    if ports.sessions.commit_outbound(&commit).await? == OutboundCommitOutcome::SessionChanged {
-        return Err(AcceptError::SessionChanged);
+            (MessageTarget::Start { .. }, None) => None,
+        };
+        let (session_id, channel_id, assignment, after) = match &existing {
+            Some(session) => {
+                let queue = match session.relevant_queue() {
+                    Some(q) => ports.queues.queue(q).await?,
+                    None => None,
+                };
+                let effect = match session.authorize_reply(&request.actor, queue.as_ref()) {
+                    Ok(effect) => effect,
+                    Err(_) if start.is_some() => return Err(StartRefusal::SessionExists.into()),
+                    Err(refusal) => return Err(refusal.into()),
+                };
+                let change = match effect {
+                    ReplyEffect::Unchanged => AssignmentChange::Keep { expected: session.assignment },
+                    ReplyEffect::TakesOwnership { queue, agent } => {
+                        let entry = TimelineEntry {
+                            session_id: session.id,
+                            at: now,
+                            operation: Operation::PickedUp { by: agent, from_queue: queue, automatic: true },
+                        };
+                        let event = LifecycleEvent::PickedUp {
+                            session_id: session.id,
+                            channel_id: session.key.channel_id,
+                            version: session.version + 1,
+                            by: Actor::Extension(agent),
+                            from: session.assignment,
+                            automatic: true,
+                            at: now,
+                        };
+                        AssignmentChange::TakeFromQueue { queue, agent, entry, event }
+                    }
+                };
+                let after = match &change {
+                    AssignmentChange::TakeFromQueue { agent, .. } => Assignment::Extension(*agent),
+                    _ => session.assignment,
+                };
+                (session.id, session.key.channel_id, change, after)
+            }
+            None => {
+                let Some((key, provider)) = &start else { return Err(Refusal::NotVisible.into()) };
+                let id = match new_session_id {
+                    Some(id) => id,
+                    None => {
+                        let id = SessionId::new(ports.sequences.next_id(Sequence::Session).await?)
+                            .map_err(|e| StoreError::permanent("allocate session id", e))?;
+                        new_session_id = Some(id);
+                        id
+                    }
+                };
+                let first = LastMessage::new(msg_id, Some(&request.text), false, now);
+                let session =
+                    Session::start_by(id, key.clone(), *provider, request.actor, first).ok_or(Refusal::NotVisible)?;
+                let entry = TimelineEntry {
+                    session_id: id,
+                    at: now,
+                    operation: Operation::Started { by: request.actor, by_message: msg_id },
+                };
+                let event = LifecycleEvent::Started {
+                    session_id: id,
+                    channel_id: key.channel_id,
+                    by: request.actor,
+                    business_number: key.business_number.as_str().to_owned(),
+                    customer: key.customer.as_str().to_owned(),
+                    at: now,
+                };
+                let after = session.assignment;
+                (id, key.channel_id, AssignmentChange::Start { session: Box::new(session), entry, event }, after)
+            }
+        };
+        let origin = if request.actor == Actor::Api { Origin::Api } else { Origin::Agent };
+        let message = Message {
+            session_id,
+            msg_id,
+            channel_id,
+            direction: Direction::Outbound,
+            sender: request.sender.clone(),
+            origin,
+            text: Some(request.text.clone()),
+            media: Vec::new(),
+            created_at: now,
+            delivery: DeliveryState::Queued,
+            attempts: 0,
+            provider_message_id: None,
+            events_published: false,
+        };
+        let accepted = LifecycleEvent::MessageAccepted {
+            session_id,
+            msg_id,
+            channel_id,
+            by: request.actor,
+            text: Some(request.text.clone()),
+            assignment: after,
+            at: now,
+        };
+        let mut events = match &assignment {
+            AssignmentChange::TakeFromQueue { event, .. } | AssignmentChange::Start { event, .. } => {
+                vec![event.clone()]
+            }
+            AssignmentChange::Keep { .. } => Vec::new(),
+        };
+        events.push(accepted.clone());
+        let started = matches!(assignment, AssignmentChange::Start { .. });
+        let commit = OutboundCommit { message, outbox_due: now.plus(OUTBOX_GRACE), assignment, accepted };
+        match ports.sessions.commit_outbound(&commit).await? {
+            OutboundCommitOutcome::Committed => {}
+            // Someone else changed the session (or opened one for this customer): decide again.
+            OutboundCommitOutcome::SessionChanged | OutboundCommitOutcome::KeyTaken => continue,
+        }
+        let job = OutboundJob { session_id, msg_id, channel_id, slot: None };
+        if let Err(error) = ports.outbound.enqueue_outbound(&job, 0).await {
+            warn!(error = %error, session_id = %session_id, msg_id = %msg_id, "outbound queue unavailable; the outbox will hand the message on");
+        }
+        publish_lifecycle(ports.sessions, ports.events, &events).await;
+        info!(session_id = %session_id, msg_id = %msg_id, started, "agent message accepted");
+        return Ok(AcceptedMessage { session_id, msg_id, started });
     }
+    Err(AcceptError::SessionChanged)
+}
 
-    let job = OutboundJob { session_id: session.id, msg_id, channel_id: session.key.channel_id, slot: None };
-    if let Err(error) = ports.outbound.enqueue_outbound(&job, 0).await {
-        warn!(error = %error, session_id = %session.id, msg_id = %msg_id, "outbound queue unavailable; the outbox will hand the message on");
+/// Publishes lifecycle events that were stored in the event outbox with their change, and
+/// removes them from it. A failure is logged and left to the outbox reconciler.
+pub async fn publish_lifecycle<S: SessionStore, E: EventPublisher>(store: &S, bus: &E, events: &[LifecycleEvent]) {
+    if events.is_empty() {
+        return;
     }
-    info!(session_id = %session.id, msg_id = %msg_id, "agent message accepted");
-    Ok(AcceptedMessage { session_id: session.id, msg_id })
+    let domain: Vec<DomainEvent> = events.iter().cloned().map(DomainEvent::Lifecycle).collect();
+    if let Err(error) = bus.publish(&domain).await {
+        warn!(error = %error, "event bus unavailable; the outbox will publish the events");
+        return;
+    }
+    for event in events {
+        if let Err(error) = store.mark_event_published(event.session_id(), &event.event_id()).await {
+            warn!(error = %error, event_id = event.event_id(), "could not clear a published event; it will be published again");
+        }
+    }
 }
 
 // ---------------------------------------------------------------- delivering
