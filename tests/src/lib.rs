@@ -190,6 +190,29 @@ impl TestStack {
             .iter()
             .map(|(number, kind, id)| json!({"did_number": number, "destination_type": kind, "destination_id": id.to_string()}))
             .collect();
+        self.create_general_channel(admin, send_rate, dids).await
+    }
+
+    /// Like [`TestStack::general_channel`], with each number's `members` (the extensions allowed to
+    /// start sessions from it): `dids` = (number, "extension"|"queue", destination id, member ids).
+    pub async fn general_channel_with_members(
+        &self,
+        admin: &str,
+        send_rate: u16,
+        dids: &[(&str, &str, u64, &[u64])],
+    ) -> (u64, String) {
+        let dids: Vec<Value> = dids
+            .iter()
+            .map(|(number, kind, id, members)| {
+                let members: Vec<Value> =
+                    members.iter().map(|m| json!({"type": "extension", "value": m.to_string()})).collect();
+                json!({"did_number": number, "destination_type": kind, "destination_id": id.to_string(), "members": members})
+            })
+            .collect();
+        self.create_general_channel(admin, send_rate, dids).await
+    }
+
+    async fn create_general_channel(&self, admin: &str, send_rate: u16, dids: Vec<Value>) -> (u64, String) {
         let body = json!({
             "name": "Sandbox General",
             "webhook_url_type": "nat",
@@ -238,6 +261,123 @@ impl TestStack {
                 eprintln!("[{}] {line}", f.logical_id);
             }
         }
+    }
+}
+
+/// `user_type` of an extension user.
+pub const EXTENSION: u8 = 1;
+/// `user_type` of the third-party platform (`api`).
+pub const PLATFORM: u8 = 9;
+/// How long the asynchronous path (webhook → router → session, or send → provider) may take.
+pub const SETTLE: Duration = Duration::from_secs(20);
+
+/// Session and message calls of the agent API (issue 5), each returning the whole reply.
+impl TestStack {
+    /// A customer's SMS `from` → `to` through the sandbox's signed webhook; asserts it was accepted.
+    pub async fn deliver(&self, from: &str, to: &str, text: &str) {
+        let spec = sandbox_provider::InboundSpec {
+            from: from.into(),
+            to: to.into(),
+            text: Some(text.into()),
+            ..sandbox_provider::InboundSpec::default()
+        };
+        let delivery = self.sandbox.deliver_inbound(spec).await.unwrap();
+        assert_eq!(delivery.status, 204, "inbound {from} -> {to}: {}", delivery.response_body);
+    }
+
+    /// `message_session/list` as (`user_type`, `user_no`) with `extra` parameters (`page_size`
+    /// 100 unless given).
+    pub async fn list_sessions(&self, token: &str, user_type: u8, user_no: &str, extra: &[(&str, &str)]) -> Value {
+        let user_type = user_type.to_string();
+        let mut q: Vec<(&str, &str)> = vec![("user_type", &user_type), ("user_no", user_no)];
+        if !extra.iter().any(|(k, _)| *k == "page_size") {
+            q.push(("page_size", "100"));
+        }
+        q.extend_from_slice(extra);
+        self.get("message_session/list", token, &q).await
+    }
+
+    /// The ids in a `message_session/list` (asserts success).
+    pub async fn session_ids(&self, token: &str, user_type: u8, user_no: &str, extra: &[(&str, &str)]) -> Vec<u64> {
+        let reply = self.list_sessions(token, user_type, user_no, extra).await;
+        assert_eq!(reply["errcode"], 0, "message_session/list: {reply}");
+        reply["list"].as_array().map(|l| l.iter().filter_map(|s| s["id"].as_u64()).collect()).unwrap_or_default()
+    }
+
+    /// Waits until extension `user_no` sees an open session of `customer` on `did`; returns its id.
+    pub async fn wait_for_session(&self, token: &str, user_no: &str, did: &str, customer: &str) -> u64 {
+        eventually(SETTLE, &format!("{customer}'s session on {did} in {user_no}'s list"), || async {
+            let reply = self.list_sessions(token, EXTENSION, user_no, &[("is_closed", "0")]).await;
+            reply["list"].as_array()?.iter().find(|s| s["did_number"] == did && s["to"]["user_no"] == customer)?["id"]
+                .as_u64()
+        })
+        .await
+    }
+
+    /// `message_session/get` (the whole reply; the session is under `list`).
+    pub async fn session_get(&self, token: &str, id: u64) -> Value {
+        self.get("message_session/get", token, &[("id", &id.to_string())]).await
+    }
+
+    /// The records of `message/get` (newest first, up to 100; asserts success).
+    pub async fn history(&self, token: &str, id: u64) -> Vec<Value> {
+        let reply = self.get("message/get", token, &[("id", &id.to_string()), ("page_size", "100")]).await;
+        assert_eq!(reply["errcode"], 0, "message/get {id}: {reply}");
+        reply["data"]["records"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// `message/send` of `text` in session `id` as (`sender_type`, `sender_no`).
+    pub async fn send_text(&self, token: &str, sender_type: u8, sender_no: &str, id: u64, text: &str) -> Value {
+        let body = json!({"sender_type": sender_type, "sender_no": sender_no, "session_id": id, "msg_body": text});
+        self.post("message/send", Some(token), &body).await
+    }
+
+    /// `message_session/pickup` by extension `user_no`.
+    pub async fn pickup(&self, token: &str, user_no: &str, id: u64) -> Value {
+        self.post("message_session/pickup", Some(token), &json!({"session_id": id, "user_type": 1, "user_no": user_no}))
+            .await
+    }
+
+    /// `message_session/transfer` to (`destination_type`, `destination_id`), acting as `operator`
+    /// (`user_type`, `user_no`) or, when `None`, without operator fields.
+    pub async fn transfer(
+        &self,
+        token: &str,
+        operator: Option<(u8, &str)>,
+        id: u64,
+        destination_type: &str,
+        destination_id: u64,
+    ) -> Value {
+        let mut body =
+            json!({"session_id": id, "destination_type": destination_type, "destination_id": destination_id});
+        if let Some((user_type, user_no)) = operator {
+            body["user_type"] = json!(user_type);
+            body["user_no"] = json!(user_no);
+        }
+        self.post("message_session/transfer", Some(token), &body).await
+    }
+
+    /// `message_session/close`, acting as `operator` or, when `None`, without operator fields.
+    pub async fn close_session(&self, token: &str, operator: Option<(u8, &str)>, id: u64) -> Value {
+        let mut body = json!({"session_id": id});
+        if let Some((user_type, user_no)) = operator {
+            body["user_type"] = json!(user_type);
+            body["user_no"] = json!(user_no);
+        }
+        self.post("message_session/close", Some(token), &body).await
+    }
+
+    /// The `text` of every send the sandbox provider received, in order.
+    pub fn sent_texts(&self) -> Vec<String> {
+        self.sandbox.sent().iter().filter_map(|s| s.body["text"].as_str().map(str::to_owned)).collect()
+    }
+
+    /// Waits until the sandbox provider received a send with `text`; returns its body.
+    pub async fn wait_sent(&self, text: &str) -> Value {
+        eventually(SETTLE, &format!("the provider to receive {text:?}"), || async {
+            self.sandbox.sent().into_iter().find(|s| s.body["text"] == text).map(|s| s.body)
+        })
+        .await
     }
 }
 

@@ -2,8 +2,10 @@
 //! sandbox provider, and drives them through the HTTP routes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod concurrency;
 mod fixtures;
 mod happy_path;
+mod lifecycle;
 mod outbox;
 mod pacing;
 mod rejections;
