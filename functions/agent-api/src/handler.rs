@@ -566,29 +566,40 @@ mod tests {
         }
     }
 
+    /// A request to `action` (`message/send`, or a `message_session/` action given bare).
+    fn request(
+        method: &str,
+        action: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Request {
+        let (resource, path) = if action.starts_with("message/") {
+            ("/openapi/v1.0/message/{action}", format!("/openapi/v1.0/{action}"))
+        } else {
+            ("/openapi/v1.0/message_session/{action}", format!("/openapi/v1.0/message_session/{action}"))
+        };
+        apigw_request(method, resource, &path, query, headers, body.map(Value::to_string).as_deref())
+    }
+
+    fn get(action: &str, token: &str, query: &[(&str, &str)]) -> Request {
+        let mut q = vec![("access_token", token)];
+        q.extend_from_slice(query);
+        request("GET", action, &q, &[], None)
+    }
+
+    fn post(action: &str, token: &str, body: Value) -> Request {
+        request("POST", action, &[("access_token", token)], &[], Some(&body))
+    }
+
     fn list(token: &str, user_no: &str) -> Request {
-        apigw_request(
-            "GET",
-            "/openapi/v1.0/message_session/{action}",
-            "/openapi/v1.0/message_session/list",
-            &[("access_token", token), ("page_size", "20"), ("user_type", "1"), ("user_no", user_no)],
-            &[],
-            None,
-        )
+        get("list", token, &[("page_size", "20"), ("user_type", "1"), ("user_no", user_no)])
     }
 
     fn send(token: &str, sender_no: &str, session: u64, text: &str, key: Option<&str>) -> Request {
-        let body =
-            json!({"sender_type": 1, "sender_no": sender_no, "session_id": session, "msg_body": text}).to_string();
+        let body = json!({"sender_type": 1, "sender_no": sender_no, "session_id": session, "msg_body": text});
         let headers: Vec<(&str, &str)> = key.map(|k| vec![("Idempotency-Key", k)]).unwrap_or_default();
-        apigw_request(
-            "POST",
-            "/openapi/v1.0/message/{action}",
-            "/openapi/v1.0/message/send",
-            &[("access_token", token)],
-            &headers,
-            Some(&body),
-        )
+        request("POST", "message/send", &[("access_token", token)], &headers, Some(&body))
     }
 
     #[tokio::test]
@@ -637,18 +648,7 @@ mod tests {
         let again = call(&deps, send(&leo, "1000", session, "On it!", Some("reply-1"))).await;
         assert_eq!(first, again);
         assert_eq!(deps.outbound.take_outbound().len(), 1);
-        let history = call(
-            &deps,
-            apigw_request(
-                "GET",
-                "/openapi/v1.0/message/{action}",
-                "/openapi/v1.0/message/get",
-                &[("access_token", &leo), ("id", &session.to_string()), ("page_size", "10")],
-                &[],
-                None,
-            ),
-        )
-        .await;
+        let history = call(&deps, get("message/get", &leo, &[("id", &session.to_string()), ("page_size", "10")])).await;
         let records = history["data"]["records"].as_array().unwrap();
         assert_eq!(records.len(), 2);
         assert_eq!(records[0]["msg_body"], "On it!");
@@ -706,40 +706,9 @@ mod tests {
         let session = inbound(&deps, "m1", "+14102161183").await;
         let admin = token(&deps, "switchboard-admin", "switchboard-dev-secret-change-me").await;
         assert_eq!(call(&deps, send(&admin, "1000", session, "from the CRM", None)).await["errcode"], 0);
-        let detail = call(
-            &deps,
-            apigw_request(
-                "GET",
-                "/openapi/v1.0/message_session/{action}",
-                "/openapi/v1.0/message_session/get",
-                &[("access_token", &admin), ("id", &session.to_string())],
-                &[],
-                None,
-            ),
-        )
-        .await;
+        let detail = call(&deps, get("get", &admin, &[("id", &session.to_string())])).await;
         assert_eq!(detail["list"]["did_number"], "+14102161183");
         assert_eq!(detail["list"]["channel_name"], "General SMS");
-    }
-
-    fn post(action: &str, token: &str, body: Value) -> Request {
-        let (resource, path) = if action.starts_with("message/") {
-            ("/openapi/v1.0/message/{action}", format!("/openapi/v1.0/{action}"))
-        } else {
-            ("/openapi/v1.0/message_session/{action}", format!("/openapi/v1.0/message_session/{action}"))
-        };
-        apigw_request("POST", resource, &path, &[("access_token", token)], &[], Some(&body.to_string()))
-    }
-
-    fn get(action: &str, token: &str, query: &[(&str, &str)]) -> Request {
-        let mut q = vec![("access_token", token)];
-        q.extend_from_slice(query);
-        let (resource, path) = if action.starts_with("message/") {
-            ("/openapi/v1.0/message/{action}", format!("/openapi/v1.0/{action}"))
-        } else {
-            ("/openapi/v1.0/message_session/{action}", format!("/openapi/v1.0/message_session/{action}"))
-        };
-        apigw_request("GET", resource, &path, &q, &[], None)
     }
 
     async fn manual_queue(deps: &TestDeps) {

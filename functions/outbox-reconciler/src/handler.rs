@@ -57,6 +57,17 @@ mod tests {
 
     const SAMPLE: &str = include_str!("../../../events/outbox-reconciler.scheduled.json");
 
+    type TestDeps = Deps<InMemoryStore, InMemoryQueues, InMemoryEvents, ManualClock>;
+
+    fn deps(start: Timestamp) -> TestDeps {
+        Deps {
+            outbox: InMemoryStore::new(),
+            queues: InMemoryQueues::new(),
+            events: InMemoryEvents::new(),
+            clock: ManualClock::new(start),
+        }
+    }
+
     fn event() -> LambdaEvent<EventBridgeEvent<Value>> {
         LambdaEvent::new(serde_json::from_str(SAMPLE).unwrap(), lambda_runtime::Context::default())
     }
@@ -70,12 +81,7 @@ mod tests {
     #[tokio::test]
     async fn when_a_stored_message_was_never_routed_should_hand_it_on_once_per_grace_period() {
         let start = Timestamp::from_millis(1_795_000_000_000);
-        let deps = Deps {
-            outbox: InMemoryStore::new(),
-            queues: InMemoryQueues::new(),
-            events: InMemoryEvents::new(),
-            clock: ManualClock::new(start),
-        };
+        let deps = deps(start);
         let key = pending(&deps.outbox, "lost", start).await;
 
         // not due yet: routing normally finishes within a second
@@ -98,12 +104,7 @@ mod tests {
     #[tokio::test]
     async fn when_the_queue_is_down_should_fail_the_run_so_it_is_retried() {
         let start = Timestamp::from_millis(1_795_000_000_000);
-        let deps = Deps {
-            outbox: InMemoryStore::new(),
-            queues: InMemoryQueues::new(),
-            events: InMemoryEvents::new(),
-            clock: ManualClock::new(start),
-        };
+        let deps = deps(start);
         pending(&deps.outbox, "lost", start).await;
         deps.clock.advance(Duration::from_secs(61));
         deps.queues.set_failing(true);
@@ -113,12 +114,7 @@ mod tests {
     #[tokio::test]
     async fn when_a_lifecycle_event_was_left_unpublished_should_publish_it_once_overdue() {
         let start = Timestamp::from_millis(1_795_000_000_000);
-        let deps = Deps {
-            outbox: InMemoryStore::new(),
-            queues: InMemoryQueues::new(),
-            events: InMemoryEvents::new(),
-            clock: ManualClock::new(start),
-        };
+        let deps = deps(start);
         let left = domain::events::LifecycleEvent::Closed {
             session_id: domain::ids::SessionId::new(4).unwrap(),
             channel_id: domain::ids::ChannelId::new(1).unwrap(),

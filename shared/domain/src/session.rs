@@ -105,7 +105,8 @@ impl Actor {
             || matches!((self, a), (Actor::Api, Assignment::Api))
     }
 
-    fn list_owner(self) -> Option<ListOwner> {
+    /// Whose list this actor works in (the administrator has none).
+    pub fn list_owner(self) -> Option<ListOwner> {
         match self {
             Actor::Extension(e) => Some(ListOwner::Extension(e)),
             Actor::Api => Some(ListOwner::Api),

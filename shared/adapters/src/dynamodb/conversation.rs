@@ -143,6 +143,63 @@ fn back_to_recent(assignment: Assignment) -> (&'static str, Option<AttributeValu
     }
 }
 
+/// The puts that open a session: its open-session lock (the condition that makes it the one open
+/// session of its key), the session and its first timeline entry.
+fn open_session_puts(
+    table: &str,
+    session: &Session,
+    entry: &TimelineEntry,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let (pk, sk) = keys::open_session(&session.key);
+    let lock = OpenLockItem { pk, sk, session_id: session.id.get() };
+    Ok(vec![
+        put(table, encode("open lock", &lock)?, Some("attribute_not_exists(pk)"))?,
+        put(table, encode("session", &SessionItem::from_domain(session))?, Some("attribute_not_exists(pk)"))?,
+        put(table, encode("timeline", &TimelineItem::from_domain(entry))?, None)?,
+    ])
+}
+
+/// The update that appends `last` to a session that must still be open and assigned as
+/// `expected`: activity, preview, version, an owned session back in its owner's Recent list; a
+/// customer's message counts as unread, an agent's clears the count.
+fn append_message(
+    table: &str,
+    session: SessionId,
+    expected: Assignment,
+    last: &LastMessage,
+) -> Result<TransactWriteItem, StoreError> {
+    let (kind, id) = assignment_parts(expected);
+    let (recent_clause, recent) = back_to_recent(expected);
+    let unread = if last.inbound { "if_not_exists(#unread, :zero) + :one" } else { ":zero" };
+    let expression = format!(
+        "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{recent_clause}"
+    );
+    let mut values = vec![
+        (":at", n(last.at.as_micros())),
+        (":ak", s(keys::activity_key(last.msg_id.get()))),
+        (":lm", attr(last)?),
+        (":zero", n(0)),
+        (":one", n(1)),
+        (":open", s("open")),
+        (":atype", s(kind)),
+        (":aid", n(id)),
+    ];
+    if let Some(recent) = recent {
+        values.push((":false", AttributeValue::Bool(false)));
+        values.push((":recent", recent));
+    }
+    update(
+        table,
+        UpdateSpec {
+            key: keys::session(session),
+            expression: &expression,
+            condition: Some("#status = :open AND assignment_type = :atype AND assignment_id = :aid"),
+            names: vec![("#status", "status"), ("#unread", "unread")],
+            values,
+        },
+    )
+}
+
 impl DynamoStore {
     fn conversation(&self) -> &str {
         &self.tables.conversation
@@ -262,48 +319,12 @@ impl SessionStore for DynamoStore {
         )?];
         match &commit.target {
             SessionTarget::New { session, created } => {
-                let (pk, sk) = keys::open_session(&session.key);
-                let lock = OpenLockItem { pk, sk, session_id: session.id.get() };
-                tx.push(put(table, encode("open lock", &lock)?, Some("attribute_not_exists(pk)"))?);
-                tx.push(put(
-                    table,
-                    encode("session", &SessionItem::from_domain(session))?,
-                    Some("attribute_not_exists(pk)"),
-                )?);
-                tx.push(put(table, encode("timeline", &TimelineItem::from_domain(created))?, None)?);
+                tx.extend(open_session_puts(table, session, created)?);
                 tx.push(change_put(table, session.assignment.audience(), commit.at, session.id)?);
             }
             SessionTarget::Existing { session_id, expected } => {
                 let last = LastMessage::new(msg.msg_id, msg.text.as_deref(), true, commit.at);
-                let (kind, id) = assignment_parts(*expected);
-                let (recent_clause, recent) = back_to_recent(*expected);
-                let expression = format!(
-                    "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = if_not_exists(#unread, :zero) + :one, version = if_not_exists(version, :zero) + :one{recent_clause}"
-                );
-                let mut values = vec![
-                    (":at", n(commit.at.as_micros())),
-                    (":ak", s(keys::activity_key(msg.msg_id.get()))),
-                    (":lm", attr(&last)?),
-                    (":zero", n(0)),
-                    (":one", n(1)),
-                    (":open", s("open")),
-                    (":atype", s(kind)),
-                    (":aid", n(id)),
-                ];
-                if let Some(recent) = recent {
-                    values.push((":false", AttributeValue::Bool(false)));
-                    values.push((":recent", recent));
-                }
-                tx.push(update(
-                    table,
-                    UpdateSpec {
-                        key: keys::session(*session_id),
-                        expression: &expression,
-                        condition: Some("#status = :open AND assignment_type = :atype AND assignment_id = :aid"),
-                        names: vec![("#status", "status"), ("#unread", "unread")],
-                        values,
-                    },
-                )?);
+                tx.push(append_message(table, *session_id, *expected, &last)?);
                 tx.push(change_put(table, expected.audience(), commit.at, *session_id)?);
             }
         }
@@ -335,52 +356,31 @@ impl SessionStore for DynamoStore {
             encode("message", &MessageItem::from_domain(msg, Some(commit.outbox_due)))?,
             Some("attribute_not_exists(pk)"),
         )?];
-        let mut values = vec![
-            (":at", n(at.as_micros())),
-            (":ak", s(keys::activity_key(msg.msg_id.get()))),
-            (":lm", attr(&last)?),
-            (":zero", n(0)),
-            (":one", n(1)),
-            (":open", s("open")),
-            (":false", AttributeValue::Bool(false)),
-        ];
-        const COMMON: &str = "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = :zero, version = if_not_exists(version, :zero) + :one";
         match &commit.assignment {
             AssignmentChange::Keep { expected } => {
-                let (kind, id) = assignment_parts(*expected);
-                values.push((":atype", s(kind)));
-                values.push((":aid", n(id)));
-                let (recent_clause, recent) = back_to_recent(*expected);
-                if let Some(recent) = recent {
-                    values.push((":recent", recent));
-                }
-                let expression = format!("{COMMON}{recent_clause}");
-                tx.push(update(
-                    table,
-                    UpdateSpec {
-                        key: keys::session(msg.session_id),
-                        expression: &expression,
-                        condition: Some("#status = :open AND assignment_type = :atype AND assignment_id = :aid"),
-                        names: vec![("#status", "status"), ("#unread", "unread")],
-                        values,
-                    },
-                )?);
+                tx.push(append_message(table, msg.session_id, *expected, &last)?);
                 tx.push(change_put(table, expected.audience(), at, msg.session_id)?);
             }
             AssignmentChange::TakeFromQueue { queue, agent, entry, event } => {
-                values.push((":queue", s("queue")));
-                values.push((":qid", n(queue.get())));
-                values.push((":ext", s("extension")));
-                values.push((":agent", n(agent.get())));
-                values.push((":owner", s(keys::recent_key(*agent))));
-                let expression = format!(
-                    "{COMMON}, assignment_type = :ext, assignment_id = :agent, owner_key = :owner, archived = :false, removed = :false REMOVE queue_key"
-                );
+                let values = vec![
+                    (":at", n(at.as_micros())),
+                    (":ak", s(keys::activity_key(msg.msg_id.get()))),
+                    (":lm", attr(&last)?),
+                    (":zero", n(0)),
+                    (":one", n(1)),
+                    (":open", s("open")),
+                    (":false", AttributeValue::Bool(false)),
+                    (":queue", s("queue")),
+                    (":qid", n(queue.get())),
+                    (":ext", s("extension")),
+                    (":agent", n(agent.get())),
+                    (":owner", s(keys::recent_key(*agent))),
+                ];
                 tx.push(update(
                     table,
                     UpdateSpec {
                         key: keys::session(msg.session_id),
-                        expression: &expression,
+                        expression: "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = :zero, version = if_not_exists(version, :zero) + :one, assignment_type = :ext, assignment_id = :agent, owner_key = :owner, archived = :false, removed = :false REMOVE queue_key",
                         condition: Some("#status = :open AND assignment_type = :queue AND assignment_id = :qid"),
                         names: vec![("#status", "status"), ("#unread", "unread")],
                         values,
@@ -392,15 +392,7 @@ impl SessionStore for DynamoStore {
                 tx.push(change_put(table, Audience::Extension(*agent), at, msg.session_id)?);
             }
             AssignmentChange::Start { session, entry, event } => {
-                let (pk, sk) = keys::open_session(&session.key);
-                let lock = OpenLockItem { pk, sk, session_id: session.id.get() };
-                tx.push(put(table, encode("open lock", &lock)?, Some("attribute_not_exists(pk)"))?);
-                tx.push(put(
-                    table,
-                    encode("session", &SessionItem::from_domain(session))?,
-                    Some("attribute_not_exists(pk)"),
-                )?);
-                tx.push(put(table, encode("timeline", &TimelineItem::from_domain(entry))?, None)?);
+                tx.extend(open_session_puts(table, session, entry)?);
                 tx.push(event_put(table, event, at)?);
                 tx.push(change_put(table, session.assignment.audience(), at, session.id)?);
             }

@@ -11,7 +11,7 @@
 use tracing::{info, warn};
 
 use crate::events::DomainEvent;
-use crate::ids::{MessageId, Sequence, SessionId};
+use crate::ids::{MessageId, SessionId};
 use crate::inbound::{InboundJob, InboundRecord, InboundState};
 use crate::message::{DeliveryState, Direction, Message, Origin, Sender};
 use crate::ports::{
@@ -128,8 +128,7 @@ where
         business_number: inbound.to.clone(),
         customer: inbound.from.clone(),
     };
-    let msg_id = MessageId::new(ports.sequences.next_id(Sequence::Message).await?)
-        .map_err(|e| StoreError::permanent("allocate message id", e))?;
+    let msg_id = super::next_message_id(ports.sequences).await?;
     let mut new_session_id: Option<SessionId> = None;
 
     for _ in 0..MAX_RACE_RETRIES {
@@ -140,15 +139,7 @@ where
         let (session_id, target) = match existing {
             Some(open) => (open.id, SessionTarget::Existing { session_id: open.id, expected: open.assignment }),
             None => {
-                let id = match new_session_id {
-                    Some(id) => id,
-                    None => {
-                        let id = SessionId::new(ports.sequences.next_id(Sequence::Session).await?)
-                            .map_err(|e| StoreError::permanent("allocate session id", e))?;
-                        new_session_id = Some(id);
-                        id
-                    }
-                };
+                let id = super::reserved_session_id(ports.sequences, &mut new_session_id).await?;
                 let first = LastMessage::new(msg_id, inbound.text.as_deref(), true, record.accepted_at);
                 let session = Session::open_from_inbound(
                     id,

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::channel::{Channel, ChannelType, Credentials, Member};
 use crate::events::{DomainEvent, LifecycleEvent};
-use crate::ids::{MessageId, Sequence, SessionId};
+use crate::ids::{MessageId, SessionId};
 use crate::message::{
     DeliveryState, Direction, FailureReason, MAX_SMS_TEXT_CHARS, Message, Origin, OutboundJob, SendErrorCode, Sender,
     prompts,
@@ -195,8 +195,7 @@ where
         }
     };
 
-    let msg_id = MessageId::new(ports.sequences.next_id(Sequence::Message).await?)
-        .map_err(|e| StoreError::permanent("allocate message id", e))?;
+    let msg_id = super::next_message_id(ports.sequences).await?;
     let mut new_session_id: Option<SessionId> = None;
     for _ in 0..MAX_ACCEPT_ATTEMPTS {
         let now = ports.clock.now();
@@ -247,15 +246,7 @@ where
             }
             None => {
                 let Some((key, provider)) = &start else { return Err(Refusal::NotVisible.into()) };
-                let id = match new_session_id {
-                    Some(id) => id,
-                    None => {
-                        let id = SessionId::new(ports.sequences.next_id(Sequence::Session).await?)
-                            .map_err(|e| StoreError::permanent("allocate session id", e))?;
-                        new_session_id = Some(id);
-                        id
-                    }
-                };
+                let id = super::reserved_session_id(ports.sequences, &mut new_session_id).await?;
                 let first = LastMessage::new(msg_id, Some(&request.text), false, now);
                 let session =
                     Session::start_by(id, key.clone(), *provider, request.actor, first).ok_or(Refusal::NotVisible)?;

@@ -13,7 +13,7 @@ use tracing::info;
 
 use crate::directory::MessageQueue;
 use crate::events::LifecycleEvent;
-use crate::ids::{ExtensionId, QueueId, SessionId};
+use crate::ids::{QueueId, SessionId};
 use crate::openapi::sessions::SessionListQuery;
 use crate::ports::{
     ChangeRecord, Clock, EventPublisher, ExtensionDirectory, QueueDirectory, SessionList, SessionStore, StoreError,
@@ -188,11 +188,7 @@ pub async fn list_sessions<S: SessionStore>(
         // Campaign sessions come with campaigns; none exist yet.
         return Ok(ListPage { sessions: Vec::new(), has_more: false });
     }
-    let owner = match actor {
-        Actor::Extension(e) => Some(crate::session::ListOwner::Extension(e)),
-        Actor::Api => Some(crate::session::ListOwner::Api),
-        Actor::Admin => None,
-    };
+    let owner = actor.list_owner();
     let mut sources = Vec::new();
     if let Some(owner) = owner
         && query.picked_up != Some(false)
@@ -299,12 +295,4 @@ pub async fn participants<D: QueueDirectory + ExtensionDirectory>(
         }
     }
     Ok(out)
-}
-
-/// The extension of an actor, when it is one.
-pub fn actor_extension(actor: Actor) -> Option<ExtensionId> {
-    match actor {
-        Actor::Extension(e) => Some(e),
-        Actor::Api | Actor::Admin => None,
-    }
 }
