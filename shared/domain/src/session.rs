@@ -459,14 +459,18 @@ impl Session {
     }
 
     /// Archive, unarchive or remove the session in its owner's list (only the owner's).
-    pub fn change_view(&self, actor: &Actor, change: ViewChange, at: Timestamp) -> Result<Transition, Refusal> {
+    pub fn change_view(
+        &self,
+        actor: &Actor,
+        queue: Option<&MessageQueue>,
+        change: ViewChange,
+        at: Timestamp,
+    ) -> Result<Transition, Refusal> {
         let owner = self.assignment.owner();
         if owner.is_none() || owner != actor.list_owner() {
-            return Err(if self.visible_to(actor, &[]) || matches!(self.assignment, Assignment::Queue(_)) {
-                Refusal::NotInYourList
-            } else {
-                Refusal::NotVisible
-            });
+            // Only someone who may see the session learns that it is not theirs to file.
+            self.check_visible(actor, queue)?;
+            return Err(Refusal::NotInYourList);
         }
         let mut after = self.next();
         match change {
@@ -765,7 +769,7 @@ mod tests {
         assert_eq!(s.transfer(&owner, None, Assignment::Api, AT).unwrap_err(), Refusal::Closed);
         assert!(s.visible_to(&owner, &[]));
         // the owner still files it
-        assert!(s.change_view(&owner, ViewChange::Remove, AT).is_ok());
+        assert!(s.change_view(&owner, None, ViewChange::Remove, AT).is_ok());
         let q = closed(session(Assignment::Queue(qid())));
         assert_eq!(
             q.pick_up(ext(1), Some(&queue(AssignmentMode::Manual, &[1])), AT).unwrap_err(),
@@ -879,21 +883,32 @@ mod tests {
     fn view_changes_belong_to_the_owner_only() {
         let owner = Actor::Extension(ext(1));
         let s = session(Assignment::Extension(ext(1)));
-        let t = s.change_view(&owner, ViewChange::Archive, AT).unwrap();
+        let t = s.change_view(&owner, None, ViewChange::Archive, AT).unwrap();
         assert!(t.entry.is_none(), "list flags are not timeline operations");
         assert_eq!(t.audiences(), vec![Audience::Extension(ext(1))]);
         let archived = t.after;
         assert_eq!(archived.list_slot(), Some((ListOwner::Extension(ext(1)), true)));
-        let removed = archived.change_view(&owner, ViewChange::Remove, AT).unwrap().after;
+        let removed = archived.change_view(&owner, None, ViewChange::Remove, AT).unwrap().after;
         assert_eq!(removed.list_slot(), None);
-        let back = removed.change_view(&owner, ViewChange::Unarchive, AT).unwrap().after;
+        let back = removed.change_view(&owner, None, ViewChange::Unarchive, AT).unwrap().after;
         assert_eq!(back.list_slot(), Some((ListOwner::Extension(ext(1)), false)));
-        assert_eq!(s.change_view(&Actor::Extension(ext(2)), ViewChange::Archive, AT).unwrap_err(), Refusal::NotVisible);
         assert_eq!(
-            session(Assignment::Queue(qid())).change_view(&owner, ViewChange::Archive, AT).unwrap_err(),
+            s.change_view(&Actor::Extension(ext(2)), None, ViewChange::Archive, AT).unwrap_err(),
+            Refusal::NotVisible
+        );
+        // a queued session: its agents may see it but it is in no one's list; anyone else may not see it
+        let queued = session(Assignment::Queue(qid()));
+        let its_queue = queue(AssignmentMode::Manual, &[1]);
+        assert_eq!(
+            queued.change_view(&owner, Some(&its_queue), ViewChange::Archive, AT).unwrap_err(),
             Refusal::NotInYourList
         );
-        assert_eq!(s.change_view(&Actor::Admin, ViewChange::Archive, AT).unwrap_err(), Refusal::NotInYourList);
+        assert_eq!(
+            queued.change_view(&Actor::Extension(ext(2)), Some(&its_queue), ViewChange::Archive, AT).unwrap_err(),
+            Refusal::NotVisible
+        );
+        assert_eq!(queued.change_view(&owner, None, ViewChange::Remove, AT).unwrap_err(), Refusal::NotVisible);
+        assert_eq!(s.change_view(&Actor::Admin, None, ViewChange::Archive, AT).unwrap_err(), Refusal::NotInYourList);
         // a new owner starts with a clean view
         let t = archived.transfer(&owner, None, Assignment::Extension(ext(2)), AT).unwrap();
         assert_eq!(t.after.list_slot(), Some((ListOwner::Extension(ext(2)), false)));

@@ -116,7 +116,7 @@ where
             },
             SessionOperation::Transfer(to) => session.transfer(&actor, queue.as_ref(), to, at),
             SessionOperation::Close => session.close(Some(&actor), queue.as_ref(), at),
-            SessionOperation::View(change) => session.change_view(&actor, change, at),
+            SessionOperation::View(change) => session.change_view(&actor, queue.as_ref(), change, at),
         };
         let transition = match decided {
             Ok(t) => t,
