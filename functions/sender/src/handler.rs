@@ -86,12 +86,16 @@ mod tests {
     type TestDeps = Deps<InMemoryStore, InMemoryQueues, ScriptedProvider, InMemoryEvents, ManualClock>;
 
     async fn deps(rate: u16) -> TestDeps {
+        deps_with_clock(rate, ManualClock::new(Timestamp::from_millis(1_795_000_000_000))).await
+    }
+
+    async fn deps_with_clock(rate: u16, clock: ManualClock) -> TestDeps {
         let deps = Deps {
             store: InMemoryStore::new(),
             outbound: InMemoryQueues::new(),
             provider: ScriptedProvider::new(),
             events: InMemoryEvents::new(),
-            clock: ManualClock::new(Timestamp::from_millis(1_795_000_000_000)),
+            clock,
             retry: RetryPolicy { max_attempts: 3, base_delay: Duration::from_secs(2) },
         };
         {
@@ -305,5 +309,22 @@ mod tests {
         }
         assert_eq!(deps.provider.calls().len(), 3);
         assert!(deps.outbound.take_outbound().is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_every_store_round_trip_is_slow_should_reserve_further_ahead_and_still_send() {
+        // Each step takes longer than the slot tolerance: reserving "now" again and again would
+        // miss every slot and never send.
+        let slow = Duration::from_millis(200);
+        let deps = deps_with_clock(10, ManualClock::ticking(Timestamp::from_millis(1_795_000_000_000), slow)).await;
+        let jobs = agent_replies(&deps, 3).await;
+        for job in &jobs {
+            handle(&deps, batch(std::slice::from_ref(job))).await.unwrap();
+        }
+        assert_eq!(deps.provider.calls().len(), 3, "each reply is sent in its own invocation");
+        assert!(deps.outbound.take_outbound().is_empty(), "none had to go back to the queue");
+        for job in &jobs {
+            assert!(matches!(message(&deps, job).await.delivery, DeliveryState::Sent { .. }));
+        }
     }
 }

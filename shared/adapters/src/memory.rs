@@ -877,12 +877,19 @@ impl ProviderHttp for ScriptedProvider {
 #[derive(Debug)]
 pub struct ManualClock {
     now: Mutex<Timestamp>,
+    tick: Duration,
 }
 
 impl ManualClock {
     /// Starts at `start`.
     pub fn new(start: Timestamp) -> Self {
-        Self { now: Mutex::new(start) }
+        Self { now: Mutex::new(start), tick: Duration::ZERO }
+    }
+
+    /// Starts at `start`; every reading of the time moves it on by `tick` afterwards, as if
+    /// each step between two readings (a store round trip) took that long.
+    pub fn ticking(start: Timestamp, tick: Duration) -> Self {
+        Self { now: Mutex::new(start), tick }
     }
 
     /// Moves time forward.
@@ -894,7 +901,10 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *lock(&self.now)
+        let mut now = lock(&self.now);
+        let read = *now;
+        *now = read.plus(self.tick);
+        read
     }
 
     async fn sleep_until(&self, t: Timestamp) {

@@ -77,6 +77,18 @@ pub fn decide(slot: Option<Timestamp>, paused_until: Option<Timestamp>, now: Tim
     SlotDecision::Requeue { delay_seconds: queue_delay_for(wait) }
 }
 
+/// Longest lead a sender asks for when reserving again after missing a slot.
+pub const MAX_RESERVATION_LEAD: Duration = Duration::from_secs(1);
+
+/// How far ahead of now a sender reserves its next slot after missing one by `late`: twice the
+/// larger of the lateness and the previous lead, capped. The time between reserving a slot and
+/// calling the provider (store round trips) is what made it late; reserving "now" again would
+/// miss again for as long as the store is that slow, so the lead grows until the slot is far
+/// enough away to be met.
+pub fn reservation_lead(previous: Duration, late: Duration) -> Duration {
+    previous.max(late).saturating_mul(2).min(MAX_RESERVATION_LEAD)
+}
+
 /// The `DelaySeconds` for a message whose slot is `wait` away: arrive about a second early (the
 /// sender waits the rest in-process), and never more than SQS allows (longer waits come back
 /// and are re-delayed).
@@ -125,6 +137,15 @@ mod tests {
         assert_eq!(slot_interval(rate(5)), Duration::from_millis(220));
         assert_eq!(slot_interval(rate(100)), Duration::from_micros(11_000));
         assert_eq!(slot_interval(rate(3)), Duration::from_micros(366_667));
+    }
+
+    #[test]
+    fn when_a_slot_is_missed_should_reserve_further_ahead_each_time_up_to_a_cap() {
+        let ms = Duration::from_millis;
+        assert_eq!(reservation_lead(Duration::ZERO, ms(45)), ms(90));
+        assert_eq!(reservation_lead(ms(90), ms(40)), ms(180), "missing again doubles the lead");
+        assert_eq!(reservation_lead(ms(180), ms(400)), ms(800));
+        assert_eq!(reservation_lead(ms(800), ms(50)), MAX_RESERVATION_LEAD);
     }
 
     #[test]

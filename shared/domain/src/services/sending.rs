@@ -437,6 +437,8 @@ where
     let interval = pacing::slot_interval(channel.send_rate);
     let mut slot = job.slot;
     let mut held: Option<(Message, Option<Session>)> = None;
+    // How far ahead of now to reserve: grows each time a slot is missed (slow store round trips).
+    let mut lead = Duration::ZERO;
     let mut rounds = 0;
     loop {
         rounds += 1;
@@ -453,7 +455,12 @@ where
             None => None,
         };
         match pacing::decide(slot, paused, now) {
-            SlotDecision::Reserve => slot = Some(ports.pacer.reserve(job.channel_id, interval, now).await?),
+            SlotDecision::Reserve => {
+                if let Some(missed) = slot.filter(|s| now > s.plus(pacing::LATE_TOLERANCE)) {
+                    lead = pacing::reservation_lead(lead, now.since(missed));
+                }
+                slot = Some(ports.pacer.reserve(job.channel_id, interval, now.plus(lead)).await?);
+            }
             SlotDecision::Requeue { delay_seconds } => {
                 if let Some((claimed, _)) = &held {
                     ports.ledger.release_claim(claimed).await?;
@@ -481,8 +488,10 @@ where
                 ports.clock.sleep_until(at).await;
                 let woke = ports.clock.now();
                 if woke > at.plus(pacing::LATE_TOLERANCE) {
-                    // Too late for this slot: sending now could bunch calls. Take a new one.
-                    warn!(session_id = %job.session_id, msg_id = %job.msg_id, late_ms = woke.since(at).as_millis(), "missed the send slot; taking a new one");
+                    // Too late for this slot: sending now could bunch calls. Take a new one,
+                    // far enough ahead to be met.
+                    lead = pacing::reservation_lead(lead, woke.since(at));
+                    warn!(session_id = %job.session_id, msg_id = %job.msg_id, late_ms = woke.since(at).as_millis(), lead_ms = lead.as_millis(), "missed the send slot; taking a new one");
                     slot = None;
                     continue;
                 }
