@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use adapters::dynamodb::Tables;
+use domain::provider::ProviderEndpoints;
 use domain::services::sending::RetryPolicy;
-use lambda_support::env::{ConfigError, parsed, required};
+use lambda_support::env::{ConfigError, optional, parsed, required};
 
 /// This function's settings.
 #[derive(Debug, Clone)]
@@ -17,11 +18,15 @@ pub struct Config {
     pub event_bus_name: String,
     /// Attempts and backoff.
     pub retry: RetryPolicy,
+    /// Where the providers' APIs are: the real ones, or all at `PROVIDER_API_BASE_URL` when set
+    /// (a local stack's sandbox provider).
+    pub endpoints: ProviderEndpoints,
 }
 
 impl Config {
     /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `OUTBOUND_QUEUE_URL`,
-    /// `EVENT_BUS_NAME`, `SENDER_MAX_ATTEMPTS`, `SENDER_RETRY_BASE_SECONDS`.
+    /// `EVENT_BUS_NAME`, `SENDER_MAX_ATTEMPTS`, `SENDER_RETRY_BASE_SECONDS`, optional
+    /// `PROVIDER_API_BASE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let max_attempts: u32 = parsed("SENDER_MAX_ATTEMPTS")?;
         let base_seconds: u64 = parsed("SENDER_RETRY_BASE_SECONDS")?;
@@ -37,6 +42,9 @@ impl Config {
             outbound_queue_url: required("OUTBOUND_QUEUE_URL")?,
             event_bus_name: required("EVENT_BUS_NAME")?,
             retry: RetryPolicy { max_attempts, base_delay: Duration::from_secs(base_seconds) },
+            endpoints: optional("PROVIDER_API_BASE_URL")
+                .filter(|u| !u.trim().is_empty())
+                .map_or_else(ProviderEndpoints::default, |base| ProviderEndpoints::all_at(&base)),
         })
     }
 }

@@ -7,6 +7,7 @@ use domain::message::OutboundJob;
 use domain::ports::{
     ChannelReader, Clock, EventPublisher, OutboundLedger, OutboundQueue, Pacer, ProviderHttp, SessionStore,
 };
+use domain::provider::ProviderEndpoints;
 use domain::services::sending::{DeliveryError, DeliveryPorts, RetryPolicy, deliver};
 use lambda_runtime::{Error, LambdaEvent};
 use lambda_support::sqs::{outcome_of, process_batch};
@@ -26,6 +27,8 @@ pub struct Deps<S, O, H, E, K> {
     pub clock: K,
     /// Attempts and backoff.
     pub retry: RetryPolicy,
+    /// Where the providers' APIs are.
+    pub endpoints: ProviderEndpoints,
 }
 
 /// Handles one batch.
@@ -49,6 +52,7 @@ where
         provider: &deps.provider,
         events: &deps.events,
         clock: &deps.clock,
+        endpoints: &deps.endpoints,
     };
     Ok(process_batch(event.payload, |job: OutboundJob| {
         let ports = &ports;
@@ -97,6 +101,7 @@ mod tests {
             events: InMemoryEvents::new(),
             clock,
             retry: RetryPolicy { max_attempts: 3, base_delay: Duration::from_secs(2) },
+            endpoints: ProviderEndpoints::default(),
         };
         {
             let channel = general_channel(

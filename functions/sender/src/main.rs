@@ -20,6 +20,7 @@ async fn main() -> Result<(), Error> {
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
         clock: SystemClock,
         retry: config.retry,
+        endpoints: config.endpoints,
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
 }

@@ -1,7 +1,7 @@
 //! Configuration from the environment template.yaml declares for this function.
 
 use adapters::dynamodb::Tables;
-use lambda_support::env::{ConfigError, parsed, required};
+use lambda_support::env::{ConfigError, optional, parsed, required};
 
 /// This function's settings.
 #[derive(Debug, Clone)]
@@ -12,10 +12,13 @@ pub struct Config {
     pub inbound_queue_url: String,
     /// Largest body accepted (413 above).
     pub max_body_bytes: usize,
+    /// The public base URL providers call (Twilio signs the URL it called).
+    pub public_base_url: Option<String>,
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `INBOUND_QUEUE_URL`, `MAX_WEBHOOK_BODY_BYTES`.
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `INBOUND_QUEUE_URL`, `MAX_WEBHOOK_BODY_BYTES`,
+    /// optional `PUBLIC_BASE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             tables: Tables {
@@ -25,6 +28,7 @@ impl Config {
             },
             inbound_queue_url: required("INBOUND_QUEUE_URL")?,
             max_body_bytes: parsed("MAX_WEBHOOK_BODY_BYTES")?,
+            public_base_url: optional("PUBLIC_BASE_URL").filter(|u| !u.trim().is_empty()),
         })
     }
 }

@@ -4,8 +4,9 @@
 //! should retry). Rejections are counted as a metric by reason.
 
 use domain::ports::{ChannelReader, Clock, InboundQueue, Inbox};
-use domain::services::ingest::{IngestError, IngestPorts, WebhookRequest, ingest_webhook};
-use domain::webhook::{Headers, WebhookRejection};
+use domain::services::ingest::{IngestError, IngestPorts, WebhookRequest, handshake, ingest_webhook};
+use domain::webhook::{self, Headers, WebhookRejection};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::json;
 use tracing::{Instrument, error, info_span, warn};
@@ -22,6 +23,9 @@ pub struct Deps<C, I, Q, K> {
     pub clock: K,
     /// Largest body accepted.
     pub max_body_bytes: usize,
+    /// The public base URL providers call (`PUBLIC_BASE_URL`); when absent, the scheme and the
+    /// domain API Gateway saw.
+    pub public_base_url: Option<String>,
 }
 
 fn status_of(rejection: &WebhookRejection) -> u16 {
@@ -32,7 +36,10 @@ fn status_of(rejection: &WebhookRejection) -> u16 {
         | WebhookRejection::SignatureMalformed(_)
         | WebhookRejection::SignatureMismatch
         | WebhookRejection::MalformedJson(_)
-        | WebhookRejection::InvalidPayload(_) => 400,
+        | WebhookRejection::InvalidPayload(_)
+        | WebhookRejection::StaleTimestamp { .. } => 400,
+        WebhookRejection::Unauthorized => 401,
+        WebhookRejection::HandshakeRefused => 403,
     }
 }
 
@@ -64,30 +71,62 @@ where
         request.headers().iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned()))),
     );
     let body: &[u8] = request.body();
+    let query = request.uri().query().map(str::to_owned);
+    let base = match &deps.public_base_url {
+        Some(url) if !url.trim().is_empty() => url.trim_end_matches('/').to_owned(),
+        _ => {
+            let domain = match request.request_context_ref() {
+                Some(RequestContext::ApiGatewayV2(ctx)) => ctx.domain_name.clone(),
+                _ => None,
+            }
+            .or_else(|| headers.get("host").map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned());
+            let scheme = if headers.get("x-forwarded-proto") == Some("http") { "http" } else { "https" };
+            format!("{scheme}://{domain}")
+        }
+    };
+    let public_url = webhook::public_url(&base, &provider, &token, query.as_deref());
     let ports = IngestPorts { channels: &deps.channels, inbox: &deps.inbox, queue: &deps.queue, clock: &deps.clock };
+    if request.method() == lambda_http::http::Method::GET {
+        let span = info_span!("webhook_handshake", provider = provider.as_str());
+        return Ok(match handshake(&ports, &provider, &token, query.as_deref().unwrap_or("")).instrument(span).await {
+            Ok(challenge) => {
+                let mut r = Response::new(Body::Text(challenge));
+                r.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("text/plain"));
+                r
+            }
+            Err(error) => rejection_response(&provider, error),
+        });
+    }
     let span = info_span!("webhook", provider = provider.as_str(), body_bytes = body.len());
     let result = ingest_webhook(
         &ports,
         deps.max_body_bytes,
-        WebhookRequest { provider: &provider, token: &token, headers: &headers, body },
+        WebhookRequest { provider: &provider, token: &token, headers: &headers, body, public_url: &public_url },
     )
     .instrument(span)
     .await;
     Ok(match result {
         Ok(_) => response(204, None),
-        Err(IngestError::Rejected(rejection)) => {
-            warn!(provider = provider.as_str(), reason = rejection.code(), detail = %rejection, "webhook rejected");
+        Err(error) => rejection_response(&provider, error),
+    })
+}
+
+fn rejection_response(provider: &str, error: IngestError) -> Response<Body> {
+    match error {
+        IngestError::Rejected(rejection) => {
+            warn!(provider, reason = rejection.code(), detail = %rejection, "webhook rejected");
             lambda_support::metrics::count("WebhookRejected", "Reason", rejection.code());
             response(status_of(&rejection), Some(json!({"error": rejection.code(), "message": rejection.to_string()})))
         }
-        Err(IngestError::Store(e)) => {
+        IngestError::Store(e) => {
             error!(error.message = %e, error.cause_chain = ?e, "webhook could not be stored");
             response(
                 503,
                 Some(json!({"error": "unavailable", "message": "the message could not be stored; retry later"})),
             )
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +158,7 @@ mod tests {
             queue: InMemoryQueues::new(),
             clock: ManualClock::new(Timestamp::from_millis(1_795_000_000_000)),
             max_body_bytes: 262_144,
+            public_base_url: None,
         }
     }
 

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
         queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.inbound_queue_url),
         clock: SystemClock,
         max_body_bytes: config.max_body_bytes,
+        public_base_url: config.public_base_url,
     };
     lambda_http::run(service_fn(|request| handler::handle(&deps, request))).await
 }

@@ -29,7 +29,12 @@ impl ProviderHttp for ReqwestProvider {
         let mut builder = self.client.request(method, &request.url).timeout(request.timeout);
         builder = match &request.auth {
             RequestAuth::Bearer(token) => builder.bearer_auth(token.expose()),
+            RequestAuth::Basic { user, password } => builder.basic_auth(user, Some(password.expose())),
+            RequestAuth::None => builder,
         };
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
         if let Some((content_type, body)) = &request.body {
             builder = builder.header(reqwest::header::CONTENT_TYPE, content_type).body(body.clone());
         }

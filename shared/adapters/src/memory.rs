@@ -320,6 +320,7 @@ impl SessionStore for InMemoryStore {
                 };
                 session.last_activity_at = commit.at;
                 session.last_message = Some(LastMessage::new(msg.msg_id, msg.text.as_deref(), true, commit.at));
+                session.last_customer_message_at = Some(commit.at);
                 session.unread += 1;
                 session.version += 1;
                 back_to_recent(session);
@@ -947,8 +948,8 @@ pub fn close_session_for_test(store: &InMemoryStore, id: SessionId, at: Timestam
 /// Builders of the domain values handler tests need over and over.
 pub mod fixtures {
     use domain::channel::{
-        Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, NumberRule, ProviderUrl, SendRate,
-        SessionTimeoutDays, UrlPolicy, WebhookUrlType,
+        Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, NumberRule, Provider, ProviderUrl,
+        SendRate, SessionTimeoutDays, UrlPolicy, WebhookUrlType,
     };
     use domain::ids::{ChannelId, ProviderMessageId, WebhookToken};
     use domain::inbound::{InboundKey, InboundMessage, InboundRecord, InboundState};
@@ -969,12 +970,16 @@ pub mod fixtures {
         Channel {
             id: ChannelId::new(id).expect("channel id"),
             name: "General SMS".into(),
-            credentials: Credentials::General(GeneralCredentials {
-                api_key: Secret::new("sandbox-api-key"),
-                api_secret: secret.map(Secret::new),
-                verify_url: None,
-                send_url: ProviderUrl::parse("https://sp.example.com/sendmessage", UrlPolicy::HttpsOnly).expect("url"),
-            }),
+            credentials: Credentials::General {
+                flavor: Provider::General,
+                creds: GeneralCredentials {
+                    api_key: Secret::new("sandbox-api-key"),
+                    api_secret: secret.map(Secret::new),
+                    verify_url: None,
+                    send_url: ProviderUrl::parse("https://sp.example.com/sendmessage", UrlPolicy::HttpsOnly)
+                        .expect("url"),
+                },
+            },
             webhook_token: WebhookToken::parse(WEBHOOK_TOKEN).expect("token"),
             webhook_url_type: WebhookUrlType::Nat,
             send_rate: SendRate::new(rate).expect("rate"),

@@ -8,9 +8,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::credentials::{Credentials, GeneralCredentials};
 use crate::ids::{ChannelId, ExtensionId, QueueId, WebhookToken};
 use crate::phone::BusinessNumber;
-use crate::secret::Secret;
 use crate::time::Timestamp;
 
 /// Channel type (Yeastar `type`).
@@ -19,6 +19,10 @@ use crate::time::Timestamp;
 pub enum ChannelType {
     /// SMS/MMS through an SMS provider.
     Sms,
+    /// WhatsApp Cloud API.
+    WhatsApp,
+    /// Facebook Messenger.
+    Facebook,
 }
 
 impl ChannelType {
@@ -26,6 +30,8 @@ impl ChannelType {
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelType::Sms => "sms",
+            ChannelType::WhatsApp => "whatsapp",
+            ChannelType::Facebook => "facebook",
         }
     }
 }
@@ -37,16 +43,77 @@ impl ChannelType {
 pub enum Provider {
     /// Any provider implementing Yeastar's "General SMS API" contract (seed 000 L1557-2306).
     General,
+    /// athena: configured like General (seed 004 L46-52).
+    Athena,
+    /// IXICA: configured like General.
+    Ixica,
+    /// Vetta: configured like General.
+    Vetta,
+    /// VoIP.ms: configured like General (seed 000 L1407-1555, slug `voipms`).
+    #[serde(rename = "voipms")]
+    VoipMs,
+    /// Apidaze.
+    Apidaze,
+    /// Bandwidth Messaging v2.
+    Bandwidth,
+    /// Flowroute Messaging v2.1.
+    Flowroute,
+    /// SIPTRUNK.
+    Siptrunk,
+    /// Skyetel.
+    Skyetel,
+    /// Telnyx Messaging v2.
+    Telnyx,
+    /// Twilio Programmable Messaging.
+    Twilio,
+    /// VoiceMeUp.
+    #[serde(rename = "voicemeup")]
+    VoiceMeUp,
+    /// WhatsApp Cloud API.
+    #[serde(rename = "whatsapp")]
+    WhatsApp,
+    /// Facebook Messenger.
+    Facebook,
 }
 
 impl Provider {
     /// Every provider this build supports.
-    pub const ALL: &'static [Provider] = &[Provider::General];
+    pub const ALL: &'static [Provider] = &[
+        Provider::General,
+        Provider::Athena,
+        Provider::Ixica,
+        Provider::Vetta,
+        Provider::VoipMs,
+        Provider::Apidaze,
+        Provider::Bandwidth,
+        Provider::Flowroute,
+        Provider::Siptrunk,
+        Provider::Skyetel,
+        Provider::Telnyx,
+        Provider::Twilio,
+        Provider::VoiceMeUp,
+        Provider::WhatsApp,
+        Provider::Facebook,
+    ];
 
     /// Wire name and webhook URL slug.
     pub fn slug(self) -> &'static str {
         match self {
             Provider::General => "general",
+            Provider::Athena => "athena",
+            Provider::Ixica => "ixica",
+            Provider::Vetta => "vetta",
+            Provider::VoipMs => "voipms",
+            Provider::Apidaze => "apidaze",
+            Provider::Bandwidth => "bandwidth",
+            Provider::Flowroute => "flowroute",
+            Provider::Siptrunk => "siptrunk",
+            Provider::Skyetel => "skyetel",
+            Provider::Telnyx => "telnyx",
+            Provider::Twilio => "twilio",
+            Provider::VoiceMeUp => "voicemeup",
+            Provider::WhatsApp => "whatsapp",
+            Provider::Facebook => "facebook",
         }
     }
 
@@ -58,7 +125,24 @@ impl Provider {
     /// The channel type this provider belongs to.
     pub fn channel_type(self) -> ChannelType {
         match self {
-            Provider::General => ChannelType::Sms,
+            Provider::WhatsApp => ChannelType::WhatsApp,
+            Provider::Facebook => ChannelType::Facebook,
+            _ => ChannelType::Sms,
+        }
+    }
+
+    /// Whether the provider speaks Yeastar's General SMS API contract.
+    pub fn is_general_contract(self) -> bool {
+        matches!(self, Provider::General | Provider::Athena | Provider::Ixica | Provider::Vetta | Provider::VoipMs)
+    }
+
+    /// The send rate the platform fixes for this provider (seed 001 L7257-7267: Facebook 40/s;
+    /// L8703-8713: WhatsApp 80/s); SMS channels take the administrator's `send_rate`.
+    pub fn fixed_send_rate(self) -> Option<SendRate> {
+        match self {
+            Provider::WhatsApp => Some(SendRate(80)),
+            Provider::Facebook => Some(SendRate(40)),
+            _ => None,
         }
     }
 }
@@ -115,43 +199,6 @@ impl ProviderUrl {
     /// The URL text.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
-    }
-}
-
-/// Credentials of a General SMS API provider (seed 004 L48-52).
-#[derive(Debug, Clone)]
-pub struct GeneralCredentials {
-    /// Sent as `Authorization: Bearer {api_key}` on every provider call.
-    pub api_key: Secret,
-    /// Key of the webhook HMAC (`X-Signature-256`); when absent the URL token alone protects
-    /// the webhook (seed 001 L6527: without a Secret the PBX does not check signatures).
-    pub api_secret: Option<Secret>,
-    /// Connectivity check address (`GET {url}?challenge=...`), optional.
-    pub verify_url: Option<ProviderUrl>,
-    /// Send address (`POST {url}`).
-    pub send_url: ProviderUrl,
-}
-
-/// A channel's provider credentials.
-#[derive(Debug, Clone)]
-pub enum Credentials {
-    /// General SMS API.
-    General(GeneralCredentials),
-}
-
-impl Credentials {
-    /// The provider these credentials belong to.
-    pub fn provider(&self) -> Provider {
-        match self {
-            Credentials::General(_) => Provider::General,
-        }
-    }
-
-    /// The key that signs inbound webhooks, if the provider signs them.
-    pub fn webhook_signing_secret(&self) -> Option<&Secret> {
-        match self {
-            Credentials::General(c) => c.api_secret.as_ref(),
-        }
     }
 }
 
@@ -380,12 +427,15 @@ mod tests {
         let channel = Channel {
             id: ChannelId::new(1).unwrap(),
             name: "General SMS Channel".into(),
-            credentials: Credentials::General(GeneralCredentials {
-                api_key: Secret::new("k"),
-                api_secret: None,
-                verify_url: None,
-                send_url: ProviderUrl::parse("https://sp.example.com/sendmessage", UrlPolicy::HttpsOnly).unwrap(),
-            }),
+            credentials: Credentials::General {
+                flavor: Provider::General,
+                creds: GeneralCredentials {
+                    api_key: crate::secret::Secret::new("k"),
+                    api_secret: None,
+                    verify_url: None,
+                    send_url: ProviderUrl::parse("https://sp.example.com/sendmessage", UrlPolicy::HttpsOnly).unwrap(),
+                },
+            },
             webhook_token: token,
             webhook_url_type: WebhookUrlType::Nat,
             send_rate: SendRate::DEFAULT,

@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod channel;
+pub mod credentials;
 pub mod directory;
 pub mod events;
 pub mod ids;

@@ -90,13 +90,18 @@ pub enum BusinessNumber {
     Phone(E164),
     /// An alphanumeric sender id (send-only in practice; customers cannot reply to it).
     Alphanumeric(AlphanumericSender),
+    /// A Facebook page id (the "number" of a Messenger channel, seed 004 L188-190): digits only.
+    Page(String),
 }
 
 impl BusinessNumber {
-    /// Parses `+...` as E.164 and anything else as an alphanumeric sender id.
+    /// Parses `+...` as E.164, 9 to 32 digits as a page id, anything else as an alphanumeric
+    /// sender id. Which forms a channel accepts is the channel type's decision.
     pub fn parse(s: &str) -> Result<Self, InvalidAddress> {
         if s.starts_with('+') {
             E164::parse(s).map(Self::Phone)
+        } else if is_platform_id(s) {
+            Ok(Self::Page(s.to_owned()))
         } else {
             AlphanumericSender::parse(s).map(Self::Alphanumeric).map_err(|_| {
                 InvalidAddress(
@@ -111,6 +116,7 @@ impl BusinessNumber {
         match self {
             Self::Phone(n) => n.as_str(),
             Self::Alphanumeric(a) => a.as_str(),
+            Self::Page(p) => p.as_str(),
         }
     }
 }
@@ -140,10 +146,11 @@ impl fmt::Display for BusinessNumber {
 pub struct CustomerAddress(String);
 
 impl CustomerAddress {
-    /// Accepts E.164 numbers, short codes (3 to 8 digits) and alphanumeric sender ids.
+    /// Accepts E.164 numbers, short codes (3 to 8 digits), platform user ids (9 to 32 digits,
+    /// e.g. a Messenger PSID) and alphanumeric sender ids.
     pub fn parse(s: &str) -> Result<Self, InvalidAddress> {
         let short_code = (3..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-        if E164::parse(s).is_ok() || short_code || AlphanumericSender::parse(s).is_ok() {
+        if E164::parse(s).is_ok() || short_code || is_platform_id(s) || AlphanumericSender::parse(s).is_ok() {
             Ok(Self(s.to_owned()))
         } else {
             Err(InvalidAddress(
@@ -156,6 +163,12 @@ impl CustomerAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A messaging platform's numeric id (a Facebook page id or page-scoped user id): 9 to 32
+/// digits, without `+`.
+fn is_platform_id(s: &str) -> bool {
+    (9..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl From<E164> for CustomerAddress {

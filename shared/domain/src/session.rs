@@ -221,6 +221,8 @@ pub struct Session {
     pub last_activity_at: Timestamp,
     /// The last message, for lists.
     pub last_message: Option<LastMessage>,
+    /// When the customer last wrote (Meta's 24-hour customer-service window counts from it).
+    pub last_customer_message_at: Option<Timestamp>,
     /// The customer's display name, when a provider gave one.
     pub customer_name: Option<String>,
     /// Inbound messages since an agent last replied.
@@ -255,6 +257,7 @@ impl Session {
             origin: SessionOrigin::Inbound,
             created_at: first.at,
             last_activity_at: first.at,
+            last_customer_message_at: Some(first.at),
             last_message: Some(first),
             customer_name,
             unread: 1,
@@ -282,6 +285,7 @@ impl Session {
             created_at: first.at,
             last_activity_at: first.at,
             last_message: Some(first),
+            last_customer_message_at: None,
             customer_name: None,
             unread: 0,
             view: ListView::default(),
@@ -594,6 +598,12 @@ pub enum Refusal {
     /// Archive/unarchive/remove concern only the owner's own list.
     #[error("the session is not in this operator's list")]
     NotInYourList,
+    /// WhatsApp: the customer last wrote more than 24 hours ago; only a template may be sent.
+    #[error("the customer last wrote more than 24 hours ago: WhatsApp accepts only a message template now")]
+    TemplateRequired,
+    /// Messenger: the customer last wrote more than 7 days ago (the human_agent tag's limit).
+    #[error("the customer last wrote more than 7 days ago: Messenger accepts no reply now")]
+    MessagingWindowClosed,
 }
 
 impl Refusal {
@@ -609,7 +619,46 @@ impl Refusal {
             Refusal::PickUpFirst => "pick_up_first",
             Refusal::SameDestination => "same_destination",
             Refusal::NotInYourList => "not_in_your_list",
+            Refusal::TemplateRequired => "template_required",
+            Refusal::MessagingWindowClosed => "messaging_window_closed",
         }
+    }
+}
+
+/// Meta's customer-service window: 24 hours after the customer's last message (seed 001
+/// L9057 WhatsApp, L8113-8124 Messenger).
+pub const CUSTOMER_SERVICE_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// Messenger's `human_agent` tag: replies up to 7 days after the customer's last message.
+pub const HUMAN_AGENT_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// How a free-form reply may go out now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyWindow {
+    /// As a normal reply.
+    Open,
+    /// Messenger, 24 h to 7 days: as `MESSAGE_TAG` / `HUMAN_AGENT`.
+    HumanAgentTag,
+}
+
+/// Decides whether a free-form reply may go out now on a session of `channel_type` whose
+/// customer last wrote at `last_customer_message_at` (SMS has no window).
+pub fn reply_window(
+    channel_type: ChannelType,
+    last_customer_message_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<ReplyWindow, Refusal> {
+    let age = last_customer_message_at.map(|at| now.since(at));
+    match channel_type {
+        ChannelType::Sms => Ok(ReplyWindow::Open),
+        ChannelType::WhatsApp => match age {
+            Some(age) if age <= CUSTOMER_SERVICE_WINDOW => Ok(ReplyWindow::Open),
+            _ => Err(Refusal::TemplateRequired),
+        },
+        ChannelType::Facebook => match age {
+            Some(age) if age <= CUSTOMER_SERVICE_WINDOW => Ok(ReplyWindow::Open),
+            Some(age) if age <= HUMAN_AGENT_WINDOW => Ok(ReplyWindow::HumanAgentTag),
+            _ => Err(Refusal::MessagingWindowClosed),
+        },
     }
 }
 
@@ -877,6 +926,20 @@ mod tests {
             queued.close(Some(&Actor::Extension(ext(3))), Some(&queue(AssignmentMode::Manual, &[2])), AT).unwrap_err(),
             Refusal::NotVisible
         );
+    }
+
+    #[test]
+    fn meta_channels_reply_only_inside_their_windows() {
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let ago = |h: u64| Some(Timestamp::from_millis(1_800_000_000_000 - i64::try_from(h * 3_600_000).unwrap()));
+        assert_eq!(reply_window(ChannelType::Sms, None, now), Ok(ReplyWindow::Open));
+        assert_eq!(reply_window(ChannelType::WhatsApp, ago(24), now), Ok(ReplyWindow::Open));
+        assert_eq!(reply_window(ChannelType::WhatsApp, ago(25), now), Err(Refusal::TemplateRequired));
+        assert_eq!(reply_window(ChannelType::WhatsApp, None, now), Err(Refusal::TemplateRequired));
+        assert_eq!(reply_window(ChannelType::Facebook, ago(23), now), Ok(ReplyWindow::Open));
+        assert_eq!(reply_window(ChannelType::Facebook, ago(25), now), Ok(ReplyWindow::HumanAgentTag));
+        assert_eq!(reply_window(ChannelType::Facebook, ago(7 * 24), now), Ok(ReplyWindow::HumanAgentTag));
+        assert_eq!(reply_window(ChannelType::Facebook, ago(7 * 24 + 1), now), Err(Refusal::MessagingWindowClosed));
     }
 
     #[test]

@@ -171,8 +171,9 @@ fn append_message(
     let (kind, id) = assignment_parts(expected);
     let (recent_clause, recent) = back_to_recent(expected);
     let unread = if last.inbound { "if_not_exists(#unread, :zero) + :one" } else { ":zero" };
+    let inbound_at = if last.inbound { ", last_inbound_at = :at" } else { "" };
     let expression = format!(
-        "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{recent_clause}"
+        "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{inbound_at}{recent_clause}"
     );
     let mut values = vec![
         (":at", n(last.at.as_micros())),

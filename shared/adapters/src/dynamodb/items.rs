@@ -2,19 +2,18 @@
 //! from domain types. Optional attributes are left out when absent, never stored as NULL: index
 //! key attributes must not be NULL, and "absent" is what sparse indexes (outbox, queue) rely on.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::channel::{
-    Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, Member, NumberRule, Provider, ProviderUrl,
-    SendRate, SessionTimeoutDays, WebhookUrlType,
+    Channel, ChannelStatus, Credentials, Destination, Member, NumberRule, Provider, SendRate, SessionTimeoutDays,
+    WebhookUrlType,
 };
 use domain::directory::{AssignmentMode, Extension, MessageQueue};
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId, WebhookToken};
 use domain::inbound::{InboundMessage, InboundRecord, InboundState, MediaRef};
 use domain::message::{DeliveryState, Direction, FailureReason, Message, Origin, Sender};
 use domain::phone::{BusinessNumber, CustomerAddress};
-use domain::secret::Secret;
 use domain::session::{Assignment, LastMessage, ListView, Session, SessionKey, SessionOrigin, SessionStatus};
 use domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -53,12 +52,8 @@ pub fn from_item<T: for<'de> Deserialize<'de>>(kind: &'static str, item: Item) -
 #[derive(Debug, Serialize, Deserialize)]
 struct CredentialsItem {
     provider: String,
-    api_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    api_secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    verify_url: Option<String>,
-    send_url: String,
+    /// The provider's keys, decoded (see `domain::credentials`).
+    values: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -95,15 +90,7 @@ impl ChannelItem {
     /// From the domain.
     pub fn from_domain(c: &Channel) -> Self {
         let (pk, sk) = keys::channel(c.id);
-        let credentials = match &c.credentials {
-            Credentials::General(g) => CredentialsItem {
-                provider: Provider::General.slug().into(),
-                api_key: g.api_key.expose().to_owned(),
-                api_secret: g.api_secret.as_ref().map(|s| s.expose().to_owned()),
-                verify_url: g.verify_url.as_ref().map(|u| u.as_str().to_owned()),
-                send_url: g.send_url.as_str().to_owned(),
-            },
-        };
+        let credentials = CredentialsItem { provider: c.provider().slug().into(), values: c.credentials.to_values() };
         let numbers = c
             .numbers
             .iter()
@@ -147,20 +134,10 @@ impl ChannelItem {
     pub fn into_domain(self) -> Result<Channel, CorruptItem> {
         const K: &str = "channel";
         let creds = self.credentials;
-        let credentials = match Provider::from_slug(&creds.provider) {
-            Some(Provider::General) => Credentials::General(GeneralCredentials {
-                api_key: Secret::new(creds.api_key),
-                api_secret: creds.api_secret.map(Secret::new),
-                verify_url: creds
-                    .verify_url
-                    .as_deref()
-                    .map(ProviderUrl::from_stored)
-                    .transpose()
-                    .map_err(|e| corrupt(K, e))?,
-                send_url: ProviderUrl::from_stored(&creds.send_url).map_err(|e| corrupt(K, e))?,
-            }),
-            None => return Err(corrupt(K, format!("unknown provider {}", creds.provider))),
-        };
+        let provider = Provider::from_slug(&creds.provider)
+            .ok_or_else(|| corrupt(K, format!("unknown provider {}", creds.provider)))?;
+        let credentials = Credentials::from_values(provider, &creds.values)
+            .map_err(|problems| corrupt(K, format!("credentials: {problems:?}")))?;
         let numbers = self
             .numbers
             .into_iter()
@@ -442,6 +419,8 @@ pub struct SessionItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_message: Option<LastMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_inbound_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     customer_name: Option<String>,
     #[serde(default)]
     unread: u32,
@@ -493,6 +472,7 @@ impl SessionItem {
             created_at: s.created_at.as_micros(),
             last_activity_at: s.last_activity_at.as_micros(),
             last_message: s.last_message.clone(),
+            last_inbound_at: s.last_customer_message_at.map(Timestamp::as_micros),
             customer_name: s.customer_name.clone(),
             unread: s.unread,
             archived: s.view.archived,
@@ -540,6 +520,7 @@ impl SessionItem {
             created_at: Timestamp::from_micros(self.created_at),
             last_activity_at: Timestamp::from_micros(self.last_activity_at),
             last_message: self.last_message,
+            last_customer_message_at: self.last_inbound_at.map(Timestamp::from_micros),
             customer_name: self.customer_name,
             unread: self.unread,
             view: ListView { archived: self.archived, removed: self.removed },

@@ -1,17 +1,15 @@
 //! `message_channel/*` request and response shapes (seed 004; yeastar-openapi-messaging.md §3.2).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::channel::{
-    Channel, ChannelStatus, Credentials, Destination, GeneralCredentials, Member, NumberRule, Provider, ProviderUrl,
-    SendRate, SessionTimeoutDays, UrlPolicy, WebhookUrlType,
+    Channel, ChannelStatus, ChannelType, Credentials, Destination, Member, NumberRule, Provider, ProviderUrl, SendRate,
+    SessionTimeoutDays, UrlPolicy, WebhookUrlType,
 };
+use crate::credentials::{KeyKind, KeyValues, account_keys, decode_base64_text};
 use crate::ids::{ExtensionId, QueueId};
-use crate::openapi::{ApiError, Fields};
+use crate::openapi::{ApiError, FieldError, Fields};
 use crate::phone::BusinessNumber;
-use crate::secret::Secret;
 use crate::stats::Counters;
 
 /// Longest channel name (seed 004 L17).
@@ -61,16 +59,8 @@ pub fn parse_create(body: &Value, url_policy: UrlPolicy) -> Result<ChannelDraft,
     let provider = match f.string("channel") {
         Some(slug) => match Provider::from_slug(&slug) {
             Some(p) => Some(p),
-            None if KNOWN_LATER.contains(&slug.as_str()) => {
-                f.error(
-                    "channel",
-                    "unsupported",
-                    format!("provider '{slug}' is not supported by this version yet; supported: general"),
-                );
-                None
-            }
             None => {
-                f.error("channel", "enum", format!("'{slug}' is not a provider; supported: general"));
+                f.error("channel", "enum", format!("'{slug}' is not a provider; supported: {}", supported_list()));
                 None
             }
         },
@@ -78,16 +68,30 @@ pub fn parse_create(body: &Value, url_policy: UrlPolicy) -> Result<ChannelDraft,
     };
     let account_data = f.array("account_data");
     let credentials = match (provider, account_data) {
-        (Some(Provider::General), Some(items)) => {
-            parse_general_account_data(&mut f, items, url_policy).map(Credentials::General)
-        }
+        (Some(provider), Some(items)) => parse_account_data(&mut f, provider, items, url_policy),
         _ => None,
     };
-    let send_rate = f
-        .opt_integer_in("send_rate", i64::from(SendRate::MIN), i64::from(SendRate::MAX))
-        .and_then(|r| u16::try_from(r).ok())
-        .and_then(|r| SendRate::new(r).ok())
-        .unwrap_or(SendRate::DEFAULT);
+    let fixed_rate = provider.and_then(Provider::fixed_send_rate);
+    if let (Some(rate), Some(given)) = (fixed_rate, body.get("send_rate"))
+        && given.as_u64() != Some(u64::from(rate.per_second()))
+    {
+        f.error(
+            "send_rate",
+            "fixed",
+            format!(
+                "this channel type sends at a fixed {} messages per second; leave send_rate out",
+                rate.per_second()
+            ),
+        );
+    }
+    let send_rate = match fixed_rate {
+        Some(rate) => rate,
+        None => f
+            .opt_integer_in("send_rate", i64::from(SendRate::MIN), i64::from(SendRate::MAX))
+            .and_then(|r| u16::try_from(r).ok())
+            .and_then(|r| SendRate::new(r).ok())
+            .unwrap_or(SendRate::DEFAULT),
+    };
     let auto_close_session = f.opt_integer_in("auto_close_session", 0, 1).unwrap_or(0) == 1;
     let session_expired_days = f
         .opt_integer_in("session_expired_time", 1, 365)
@@ -95,7 +99,7 @@ pub fn parse_create(body: &Value, url_policy: UrlPolicy) -> Result<ChannelDraft,
         .and_then(|d| SessionTimeoutDays::new(d).ok())
         .unwrap_or(SessionTimeoutDays::DEFAULT);
     let numbers = match f.opt_array("dids") {
-        Some(items) => parse_dids(&mut f, items),
+        Some(items) => parse_dids(&mut f, items, provider.map(Provider::channel_type)),
         None => Vec::new(),
     };
     let errors = std::mem::take(&mut f.errors);
@@ -116,30 +120,21 @@ pub fn parse_create(body: &Value, url_policy: UrlPolicy) -> Result<ChannelDraft,
     }
 }
 
-/// Providers of seed 004 that later versions add (refused with "unsupported", not "unknown").
-const KNOWN_LATER: &[&str] = &[
-    "apidaze",
-    "athena",
-    "bandwidth",
-    "flowroute",
-    "ixica",
-    "siptrunk",
-    "skyetel",
-    "telnyx",
-    "twilio",
-    "vetta",
-    "voicemeup",
-    "voipms",
-    "whatsapp",
-    "facebook",
-];
+fn supported_list() -> String {
+    Provider::ALL.iter().map(|p| p.slug()).collect::<Vec<_>>().join(", ")
+}
 
-fn parse_general_account_data(f: &mut Fields<'_>, items: &[Value], policy: UrlPolicy) -> Option<GeneralCredentials> {
-    let mut api_key = None;
-    let mut api_secret = None;
-    let mut verify_url = None;
-    let mut send_url = None;
-    let mut seen: Vec<String> = Vec::new();
+/// Reads `account_data` (and, for WhatsApp, the top-level `phone_number_id` and
+/// `business_account_id`) into the provider's credentials, reporting every bad key.
+fn parse_account_data(
+    f: &mut Fields<'_>,
+    provider: Provider,
+    items: &[Value],
+    policy: UrlPolicy,
+) -> Option<Credentials> {
+    let specs = account_keys(provider);
+    let mut values = KeyValues::new();
+    let before = f.errors.len();
     for (i, item) in items.iter().enumerate() {
         let mut entry = Fields::nested(item, format!("account_data[{i}]"));
         let (Some(k), Some(v)) = (entry.string("k"), entry.string("v")) else {
@@ -147,58 +142,96 @@ fn parse_general_account_data(f: &mut Fields<'_>, items: &[Value], policy: UrlPo
             continue;
         };
         let field = format!("account_data[{i}].v");
-        if seen.contains(&k) {
-            f.errors.push(crate::openapi::FieldError::new(
+        let Some(spec) = specs.iter().find(|s| s.name == k) else {
+            let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
+            f.errors.push(FieldError::new(
+                format!("account_data[{i}].k"),
+                "enum",
+                format!("'{k}' is not a {} key; use {}", provider.slug(), names.join(", ")),
+            ));
+            continue;
+        };
+        if values.contains_key(&k) {
+            f.errors.push(FieldError::new(
                 format!("account_data[{i}].k"),
                 "duplicate",
                 format!("'{k}' is given twice"),
             ));
             continue;
         }
-        seen.push(k.clone());
-        match k.as_str() {
-            "api_key" | "api_secret" => match decode_base64_text(&v) {
-                Ok(text) if k == "api_key" => api_key = Some(Secret::new(text)),
-                Ok(text) => api_secret = Some(Secret::new(text)),
-                Err(msg) => f.errors.push(crate::openapi::FieldError::new(field, "format", format!("{k} {msg}"))),
-            },
-            "api_verify_url" | "api_send_url" => match ProviderUrl::parse(&v, policy) {
-                Ok(url) if k == "api_send_url" => send_url = Some(url),
-                Ok(url) => verify_url = Some(url),
-                Err(msg) => f.errors.push(crate::openapi::FieldError::new(field, "format", format!("{k} {msg}"))),
-            },
-            other => f.errors.push(crate::openapi::FieldError::new(
-                format!("account_data[{i}].k"),
-                "enum",
-                format!(
-                    "'{other}' is not a General channel key; use api_key, api_secret, api_verify_url, api_send_url"
-                ),
-            )),
+        let decoded = match spec.kind {
+            KeyKind::Secret | KeyKind::EncodedId => decode_base64_text(&v).map_err(|m| format!("{k} {m}")),
+            KeyKind::Url => {
+                ProviderUrl::parse(&v, policy).map(|u| u.as_str().to_owned()).map_err(|m| format!("{k} {m}"))
+            }
+            KeyKind::Text => Ok(v.trim().to_owned()),
+        };
+        match decoded {
+            Ok(text) => {
+                values.insert(k, text);
+            }
+            Err(msg) => f.errors.push(FieldError::new(field, "format", msg)),
         }
     }
-    if api_key.is_none() && !seen.iter().any(|k| k == "api_key") {
-        f.error("account_data", "required", "api_key is required");
+    if provider == Provider::Apidaze
+        && let Some(text) = f.opt_string("accompanying_msg")
+    {
+        values.insert("accompanying_msg".into(), text);
     }
-    if send_url.is_none() && !seen.iter().any(|k| k == "api_send_url") {
-        f.error("account_data", "required", "api_send_url is required");
+    if provider == Provider::WhatsApp {
+        if let Some(id) = f.string("phone_number_id") {
+            values.insert("phone_number_id".into(), id);
+        }
+        if let Some(encoded) = f.string("business_account_id") {
+            match decode_base64_text(&encoded) {
+                Ok(id) => {
+                    values.insert("business_account_id".into(), id);
+                }
+                Err(m) => f.error("business_account_id", "format", format!("business_account_id {m}")),
+            }
+        }
     }
-    Some(GeneralCredentials { api_key: api_key?, api_secret, verify_url, send_url: send_url? })
+    if provider.channel_type() != ChannelType::Sms {
+        // generated by the admin service when the channel is stored
+        values.insert("verify_token".into(), "pending".into());
+    }
+    let had_errors = f.errors.len() > before;
+    match Credentials::from_values(provider, &values) {
+        Ok(c) if !had_errors => Some(c),
+        Ok(_) => None,
+        Err(problems) => {
+            for p in problems {
+                // keys already reported as malformed are not reported again as missing
+                let reported = f.errors[before..].iter().any(|e| e.message.starts_with(&format!("{} ", p.key)));
+                if !reported {
+                    let field = match p.key.as_str() {
+                        "phone_number_id" | "business_account_id" | "accompanying_msg" => p.key.clone(),
+                        _ => "account_data".to_owned(),
+                    };
+                    f.errors.push(FieldError::new(field, p.code, p.message));
+                }
+            }
+            None
+        }
+    }
 }
 
-/// Decodes a Base64 credential value (seed 004 L81) into non-empty UTF-8 text.
-fn decode_base64_text(v: &str) -> Result<String, &'static str> {
-    let bytes = STANDARD.decode(v.trim()).map_err(|_| "must be Base64-encoded")?;
-    let text = String::from_utf8(bytes).map_err(|_| "must decode to UTF-8 text")?;
-    if text.is_empty() { Err("must not be empty") } else { Ok(text) }
-}
-
-fn parse_dids(f: &mut Fields<'_>, items: &[Value]) -> Vec<NumberRule> {
+fn parse_dids(f: &mut Fields<'_>, items: &[Value], channel_type: Option<ChannelType>) -> Vec<NumberRule> {
     let mut rules: Vec<NumberRule> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let mut d = Fields::nested(item, format!("dids[{i}]"));
-        let number = d.string("did_number").and_then(|n| match BusinessNumber::parse(n.trim()) {
-            Ok(b) => Some(b),
-            Err(e) => {
+        let number = d.string("did_number").and_then(|n| match (BusinessNumber::parse(n.trim()), channel_type) {
+            (Ok(BusinessNumber::Page(_)), Some(ChannelType::Sms | ChannelType::WhatsApp))
+            | (Ok(BusinessNumber::Alphanumeric(_)), Some(ChannelType::WhatsApp)) => {
+                d.error("did_number", "format", "must be an E.164 number, e.g. +14102161183");
+                None
+            }
+            (Ok(BusinessNumber::Phone(_) | BusinessNumber::Alphanumeric(_)), Some(ChannelType::Facebook)) => {
+                d.error("did_number", "format", "must be the Facebook page id (digits)");
+                None
+            }
+            (Ok(b), _) => Some(b),
+            (Err(e), _) => {
                 d.error("did_number", "format", e.0);
                 None
             }
@@ -279,19 +312,7 @@ fn status_json(status: ChannelStatus) -> (&'static str, &'static str) {
 }
 
 fn account_data_json(credentials: &Credentials) -> Value {
-    match credentials {
-        Credentials::General(c) => {
-            let mut items = vec![json!({"k": "api_key", "v": MASK})];
-            if c.api_secret.is_some() {
-                items.push(json!({"k": "api_secret", "v": MASK}));
-            }
-            if let Some(url) = &c.verify_url {
-                items.push(json!({"k": "api_verify_url", "v": url.as_str()}));
-            }
-            items.push(json!({"k": "api_send_url", "v": c.send_url.as_str()}));
-            Value::Array(items)
-        }
-    }
+    credentials.masked_account_data(MASK).into_iter().map(|(k, v)| json!({"k": k, "v": v})).collect()
 }
 
 fn dids_json(numbers: &[NumberRule]) -> Value {
@@ -314,7 +335,8 @@ fn dids_json(numbers: &[NumberRule]) -> Value {
         .collect()
 }
 
-/// `message_channel/get` `data` (detail form). Credentials are masked; URLs are shown.
+/// `message_channel/get` `data` (detail form). Credentials are masked; URLs are shown; WhatsApp
+/// and Messenger channels show the verify token we generated (pasted into Meta's dashboard).
 /// `statistics` (ours) lists per-number counters (seed 000 §8).
 pub fn detail_json(channel: &Channel, base_url: &str, per_number: &[(String, Counters)]) -> Value {
     let (status, reason) = status_json(channel.status);
@@ -330,6 +352,7 @@ pub fn detail_json(channel: &Channel, base_url: &str, per_number: &[(String, Cou
         "type": channel.channel_type().as_str(),
         "channel": channel.provider().slug(),
         "account_data": account_data_json(&channel.credentials),
+        "verify_token": channel.credentials.meta().map(|m| m.verify_token.expose()),
         "send_rate": channel.send_rate.per_second(),
         "auto_close_session": u8::from(channel.auto_close_session),
         "session_expired_time": channel.session_expired_days.days(),
@@ -390,7 +413,7 @@ mod tests {
     fn when_seed_request_is_parsed_should_decode_base64_credentials() {
         let draft = parse_create(&seed_request(), UrlPolicy::HttpsOnly).unwrap();
         assert_eq!(draft.name, "Docs-General SMS Channel");
-        let Credentials::General(c) = &draft.credentials;
+        let Credentials::General { creds: c, .. } = &draft.credentials else { panic!("general") };
         assert_eq!(c.api_key.expose(), "myAPIKey456");
         assert_eq!(c.api_secret.as_ref().unwrap().expose(), "mySuperSecret123");
         assert_eq!(c.send_url.as_str(), "https://api.example.com/message/send");
@@ -434,12 +457,10 @@ mod tests {
     }
 
     #[test]
-    fn when_provider_is_not_built_yet_should_say_unsupported_not_unknown() {
+    fn when_provider_is_unknown_should_list_the_supported_ones() {
         let mut body = seed_request();
-        body["channel"] = json!("twilio");
-        let err = parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err();
-        assert_eq!(err.invalid_params[0].validation_type, "unsupported");
         body["channel"] = json!("pigeon");
+        assert!(parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err().invalid_params[0].message.contains("twilio"));
         assert_eq!(parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err().invalid_params[0].validation_type, "enum");
     }
 

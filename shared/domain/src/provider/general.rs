@@ -53,6 +53,7 @@ pub fn send_request(credentials: &GeneralCredentials, content: &OutboundContent<
         method: HttpMethod::Post,
         url: credentials.send_url.as_str().to_owned(),
         auth: RequestAuth::Bearer(credentials.api_key.clone()),
+        headers: Vec::new(),
         body: Some(("application/json".into(), Value::Object(body).to_string().into_bytes())),
         timeout: SEND_TIMEOUT,
     }
@@ -181,6 +182,7 @@ mod tests {
                 to: "+8618012121223",
                 text: Some("Hello, World!"),
                 media_urls: vec![],
+                human_agent_tag: false,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -202,6 +204,7 @@ mod tests {
                 to: "+8618012121223",
                 text: None,
                 media_urls: vec!["https://pbx.example.com/api/chat/70dee7e2f95041ca890f222ace06c2dc"],
+                human_agent_tag: false,
             },
         );
         let v: Value = serde_json::from_slice(&req.body.unwrap().1).unwrap();

@@ -2,10 +2,20 @@
 //! brings back, and the classification of that response into accepted / retry later / failed.
 //! Keeping the call as data makes every provider contract testable without a network.
 
+pub mod apidaze;
+pub mod bandwidth;
+pub mod flowroute;
 pub mod general;
+pub mod meta;
+pub mod siptrunk;
+pub mod skyetel;
+pub mod telnyx;
+pub mod twilio;
+pub mod voicemeup;
 
 use std::time::Duration;
 
+use crate::credentials::Credentials;
 use crate::message::FailureReason;
 use crate::secret::Secret;
 use crate::webhook::Headers;
@@ -24,6 +34,15 @@ pub enum HttpMethod {
 pub enum RequestAuth {
     /// `Authorization: Bearer <token>`.
     Bearer(Secret),
+    /// `Authorization: Basic base64(user:password)`.
+    Basic {
+        /// User (account SID, access key, ...).
+        user: String,
+        /// Password (auth token, secret key, ...).
+        password: Secret,
+    },
+    /// Credentials travel in the URL or body (providers that want them there).
+    None,
 }
 
 /// A provider call to make.
@@ -35,6 +54,8 @@ pub struct ProviderRequest {
     pub url: String,
     /// Authentication.
     pub auth: RequestAuth,
+    /// Extra headers (e.g. `Accept`), besides `Authorization` and `Content-Type`.
+    pub headers: Vec<(String, String)>,
     /// Body and its content type.
     pub body: Option<(String, Vec<u8>)>,
     /// Give up waiting after this long.
@@ -92,9 +113,110 @@ pub struct OutboundContent<'a> {
     pub text: Option<&'a str>,
     /// Media URLs.
     pub media_urls: Vec<&'a str>,
+    /// Messenger only: the customer's last message is 24 h to 7 days old, so the reply goes
+    /// out as `MESSAGE_TAG` / `HUMAN_AGENT` (seed 001 L8113-8124).
+    pub human_agent_tag: bool,
+}
+
+/// Base URLs of the providers' REST APIs. The defaults are the real ones; a deployment (or a
+/// test) may point any of them elsewhere. No trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderEndpoints {
+    /// `https://api.twilio.com`.
+    pub twilio: String,
+    /// `https://api.telnyx.com`.
+    pub telnyx: String,
+    /// `https://messaging.bandwidth.com`.
+    pub bandwidth: String,
+    /// `https://api.flowroute.com`.
+    pub flowroute: String,
+    /// Meta Graph API with its version, `https://graph.facebook.com/v21.0`.
+    pub graph: String,
+    /// `https://api.apidaze.io`.
+    pub apidaze: String,
+    /// `https://messaging.siptrunk.com`.
+    pub siptrunk: String,
+    /// `https://sms.skyetel.com` (Skyetel's SMS API; `api.skyetel.com` is its account API).
+    pub skyetel: String,
+    /// VoiceMeUp's API.
+    pub voicemeup: String,
+}
+
+impl Default for ProviderEndpoints {
+    fn default() -> Self {
+        Self {
+            twilio: "https://api.twilio.com".into(),
+            telnyx: "https://api.telnyx.com".into(),
+            bandwidth: "https://messaging.bandwidth.com".into(),
+            flowroute: "https://api.flowroute.com".into(),
+            graph: "https://graph.facebook.com/v21.0".into(),
+            apidaze: "https://api.apidaze.io".into(),
+            siptrunk: "https://messaging.siptrunk.com".into(),
+            skyetel: "https://sms.skyetel.com".into(),
+            voicemeup: "https://clients.voicemeup.com".into(),
+        }
+    }
+}
+
+impl ProviderEndpoints {
+    /// Defaults with every base URL replaced by `base` (a local test server serving them all).
+    pub fn all_at(base: &str) -> Self {
+        let b = base.trim_end_matches('/').to_owned();
+        Self {
+            twilio: b.clone(),
+            telnyx: b.clone(),
+            bandwidth: b.clone(),
+            flowroute: b.clone(),
+            graph: format!("{b}/v21.0"),
+            apidaze: b.clone(),
+            siptrunk: b.clone(),
+            skyetel: b.clone(),
+            voicemeup: b,
+        }
+    }
 }
 
 /// Parses an HTTP `Retry-After` value given in seconds (the HTTP-date form is ignored).
 pub fn retry_after(headers: &Headers) -> Option<Duration> {
     headers.get("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
+}
+
+/// The send call for `content` on a channel with `credentials`.
+pub fn send_request(
+    credentials: &Credentials,
+    endpoints: &ProviderEndpoints,
+    content: &OutboundContent<'_>,
+) -> ProviderRequest {
+    match credentials {
+        Credentials::General { creds, .. } => general::send_request(creds, content),
+        Credentials::Apidaze { keys, accompanying_text } => {
+            apidaze::send_request(keys, accompanying_text, endpoints, content)
+        }
+        Credentials::Bandwidth(c) => bandwidth::send_request(c, endpoints, content),
+        Credentials::Flowroute(c) => flowroute::send_request(c, endpoints, content),
+        Credentials::Siptrunk(c) => siptrunk::send_request(c, endpoints, content),
+        Credentials::Skyetel(c) => skyetel::send_request(c, endpoints, content),
+        Credentials::Telnyx(c) => telnyx::send_request(c, endpoints, content),
+        Credentials::Twilio(c) => twilio::send_request(c, endpoints, content),
+        Credentials::VoiceMeUp(c) => voicemeup::send_request(c, endpoints, content),
+        Credentials::WhatsApp(c) => meta::whatsapp_send_request(c, endpoints, content),
+        Credentials::Facebook(c) => meta::messenger_send_request(c, endpoints, content),
+    }
+}
+
+/// What a send response of `provider` means.
+pub fn classify_send(provider: crate::channel::Provider, response: &ProviderResponse) -> SendOutcome {
+    use crate::channel::Provider as P;
+    match provider {
+        P::General | P::Athena | P::Ixica | P::Vetta | P::VoipMs => general::classify_send(response),
+        P::Apidaze => apidaze::classify_send(response),
+        P::Bandwidth => bandwidth::classify_send(response),
+        P::Flowroute => flowroute::classify_send(response),
+        P::Siptrunk => siptrunk::classify_send(response),
+        P::Skyetel => skyetel::classify_send(response),
+        P::Telnyx => telnyx::classify_send(response),
+        P::Twilio => twilio::classify_send(response),
+        P::VoiceMeUp => voicemeup::classify_send(response),
+        P::WhatsApp | P::Facebook => meta::classify_send(response),
+    }
 }

@@ -103,10 +103,14 @@ where
 
     let id = ChannelId::new(allocate(ports.sequences, Sequence::Channel).await?)
         .map_err(|e| StoreError::permanent("allocate channel id", e))?;
+    let mut credentials = draft.credentials;
+    if let Some(token) = credentials.verify_token_mut() {
+        *token = crate::credentials::verify_token_from_random(ports.random.bytes::<16>());
+    }
     let mut channel = Channel {
         id,
         name: draft.name,
-        credentials: draft.credentials,
+        credentials,
         webhook_token: WebhookToken::from_random_bytes(ports.random.bytes::<16>()),
         webhook_url_type: draft.webhook_url_type,
         send_rate: draft.send_rate,

@@ -13,7 +13,7 @@ use crate::ids::WebhookToken;
 use crate::inbound::{InboundJob, InboundKey, InboundMessage, InboundRecord, InboundState};
 use crate::phone::BusinessNumber;
 use crate::ports::{ChannelReader, Clock, InboundQueue, Inbox, InboxInsert, StoreError};
-use crate::webhook::{Headers, WebhookRejection, general};
+use crate::webhook::{self, Headers, WebhookEvent, WebhookInput, WebhookRejection};
 
 /// An HTTP request to `/api/v1.0/webhook/{provider}/{token}` as the domain sees it.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +26,8 @@ pub struct WebhookRequest<'a> {
     pub headers: &'a Headers,
     /// Raw body bytes, exactly as received.
     pub body: &'a [u8],
+    /// The URL the provider called, as it saw it (Twilio signs it).
+    pub public_url: &'a str,
 }
 
 /// The ports ingest uses.
@@ -42,7 +44,16 @@ pub struct IngestPorts<'a, C, I, Q, K> {
 
 /// What happened to an accepted webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IngestOutcome {
+pub struct IngestOutcome {
+    /// Each message it carried.
+    pub messages: Vec<StoredMessage>,
+    /// How many delivery reports it carried.
+    pub status_reports: usize,
+}
+
+/// What happened to one message of an accepted webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredMessage {
     /// Stored now.
     Stored {
         /// Its key.
@@ -66,6 +77,29 @@ pub enum IngestError {
     /// The store failed before the record was safely stored: the provider should retry.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Answers a provider's subscription handshake on the webhook URL (Meta's `GET` with
+/// `hub.mode`, `hub.verify_token`, `hub.challenge`): the challenge to echo.
+pub async fn handshake<C, I, Q, K>(
+    ports: &IngestPorts<'_, C, I, Q, K>,
+    provider: &str,
+    token: &str,
+    query: &str,
+) -> Result<String, IngestError>
+where
+    C: ChannelReader,
+{
+    let provider = Provider::from_slug(provider).ok_or(WebhookRejection::UnknownChannel)?;
+    let token = WebhookToken::parse(token).map_err(|_| WebhookRejection::UnknownChannel)?;
+    let channel = ports
+        .channels
+        .channel_by_webhook(provider, &token)
+        .await?
+        .filter(|c| c.enabled && c.provider() == provider)
+        .ok_or(WebhookRejection::UnknownChannel)?;
+    let meta = channel.credentials.meta().ok_or(WebhookRejection::HandshakeRefused)?;
+    Ok(webhook::meta::handshake(&meta.verify_token, query)?)
 }
 
 /// Runs the use case.
@@ -92,39 +126,66 @@ where
         .filter(|c| c.enabled && c.provider() == provider)
         .ok_or(WebhookRejection::UnknownChannel)?;
 
-    let parsed = match provider {
-        Provider::General => {
-            if let Some(secret) = channel.credentials.webhook_signing_secret() {
-                general::verify_signature(secret, request.headers, request.body)?;
+    let input = WebhookInput {
+        public_url: request.public_url,
+        headers: request.headers,
+        body: request.body,
+        now: ports.clock.now(),
+    };
+    let events = webhook::verify_and_parse(&channel.credentials, &input)?;
+
+    // Every message of the request must belong to the channel before any is stored.
+    let mut records = Vec::new();
+    let mut reports = Vec::new();
+    for event in events {
+        match event {
+            WebhookEvent::Message(parsed) => {
+                let to: BusinessNumber = parsed
+                    .to
+                    .iter()
+                    .find_map(|n| channel.rule_for(n).map(|rule| rule.number.clone()))
+                    .ok_or(WebhookRejection::UnknownBusinessNumber)?;
+                let key =
+                    InboundKey { channel_id: channel.id, provider_message_id: parsed.provider_message_id.clone() };
+                records.push(InboundRecord {
+                    key,
+                    message: InboundMessage {
+                        provider_message_id: parsed.provider_message_id,
+                        from: parsed.from,
+                        to,
+                        text: parsed.text,
+                        media: parsed.media,
+                        provider_timestamp: parsed.sent_at,
+                        display_name: parsed.display_name,
+                    },
+                    accepted_at: input.now,
+                    raw_body: String::from_utf8_lossy(request.body).into_owned(),
+                    state: InboundState::Pending,
+                });
             }
-            general::parse(request.body)?
+            WebhookEvent::Status(report) => reports.push(report),
         }
-    };
+    }
+    let mut outcomes = Vec::with_capacity(records.len());
+    for record in &records {
+        outcomes.push(store_one(ports, record).await?);
+    }
+    for report in &reports {
+        info!(channel_id = %channel.id, provider_message_id = report.provider_message_id.as_str(), "status report received");
+    }
+    Ok(IngestOutcome { messages: outcomes, status_reports: reports.len() })
+}
 
-    let to: BusinessNumber = parsed
-        .to
-        .iter()
-        .find_map(|n| channel.rule_for(n).map(|rule| rule.number.clone()))
-        .ok_or(WebhookRejection::UnknownBusinessNumber)?;
-
-    let key = InboundKey { channel_id: channel.id, provider_message_id: parsed.provider_message_id.clone() };
-    let record = InboundRecord {
-        key: key.clone(),
-        message: InboundMessage {
-            provider_message_id: parsed.provider_message_id,
-            from: parsed.from,
-            to,
-            text: parsed.text,
-            media: parsed.media,
-            provider_timestamp: parsed.received_at,
-            display_name: None,
-        },
-        accepted_at: ports.clock.now(),
-        raw_body: String::from_utf8_lossy(request.body).into_owned(),
-        state: InboundState::Pending,
-    };
-
-    let needs_routing = match ports.inbox.insert_pending(&record).await? {
+async fn store_one<C, I, Q, K>(
+    ports: &IngestPorts<'_, C, I, Q, K>,
+    record: &InboundRecord,
+) -> Result<StoredMessage, IngestError>
+where
+    I: Inbox,
+    Q: InboundQueue,
+{
+    let key = record.key.clone();
+    let needs_routing = match ports.inbox.insert_pending(record).await? {
         InboxInsert::Stored => true,
         InboxInsert::Duplicate(state) => {
             info!(channel_id = %key.channel_id, provider_message_id = key.provider_message_id.as_str(), "duplicate delivery");
@@ -134,12 +195,12 @@ where
             if unfinished {
                 hand_on(ports.queue, &key).await;
             }
-            return Ok(IngestOutcome::Duplicate { key });
+            return Ok(StoredMessage::Duplicate { key });
         }
     };
     let enqueued = needs_routing && hand_on(ports.queue, &key).await;
     info!(channel_id = %key.channel_id, provider_message_id = key.provider_message_id.as_str(), enqueued, "inbound message stored");
-    Ok(IngestOutcome::Stored { key, enqueued })
+    Ok(StoredMessage::Stored { key, enqueued })
 }
 
 async fn hand_on<Q: InboundQueue>(queue: &Q, key: &InboundKey) -> bool {

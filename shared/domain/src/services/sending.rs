@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::channel::{Channel, ChannelType, Credentials, Member};
+use crate::channel::{Channel, ChannelType, Member};
 use crate::events::{DomainEvent, LifecycleEvent};
 use crate::ids::{MessageId, SessionId};
 use crate::message::{
@@ -25,9 +25,10 @@ use crate::ports::{
     AssignmentChange, ChannelReader, Clock, DeliveryResult, EventPublisher, OutboundCommit, OutboundCommitOutcome,
     OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory, SendClaim, Sequences, SessionStore, StoreError,
 };
-use crate::provider::{OutboundContent, SendOutcome, general};
+use crate::provider::{self, OutboundContent, ProviderEndpoints, SendOutcome};
 use crate::session::{
-    Actor, Assignment, LastMessage, Operation, Refusal, ReplyEffect, Session, SessionKey, TimelineEntry,
+    Actor, Assignment, LastMessage, Operation, Refusal, ReplyEffect, ReplyWindow, Session, SessionKey, TimelineEntry,
+    reply_window,
 };
 use crate::stats::{Counter, StatsDelta};
 use crate::time::Timestamp;
@@ -218,6 +219,7 @@ where
                     Err(_) if start.is_some() => return Err(StartRefusal::SessionExists.into()),
                     Err(refusal) => return Err(refusal.into()),
                 };
+                reply_window(session.channel_type, session.last_customer_message_at, now)?;
                 let change = match effect {
                     ReplyEffect::Unchanged => AssignmentChange::Keep { expected: session.assignment },
                     ReplyEffect::TakesOwnership { queue, agent } => {
@@ -355,6 +357,8 @@ pub struct DeliveryPorts<'a, L, S, C, P, O, H, E, K> {
     pub events: &'a E,
     /// Time.
     pub clock: &'a K,
+    /// Where the providers' APIs are.
+    pub endpoints: &'a ProviderEndpoints,
 }
 
 /// Retry settings.
@@ -508,18 +512,18 @@ where
     };
     let number = Some(session.key.business_number.as_str());
 
-    let outcome = match &channel.credentials {
-        Credentials::General(creds) => {
-            let content = OutboundContent {
-                from: session.key.business_number.as_str(),
-                to: session.key.customer.as_str(),
-                text: claimed.text.as_deref(),
-                media_urls: claimed.media.iter().map(|m| m.url.as_str()).collect(),
-            };
-            let response = ports.provider.execute(&general::send_request(creds, &content)).await;
-            general::classify_send(&response)
-        }
+    let content = OutboundContent {
+        from: session.key.business_number.as_str(),
+        to: session.key.customer.as_str(),
+        text: claimed.text.as_deref(),
+        media_urls: claimed.media.iter().map(|m| m.url.as_str()).collect(),
+        // decided when the call is made: a reply accepted inside 24 h may go out after
+        human_agent_tag: reply_window(session.channel_type, session.last_customer_message_at, ports.clock.now())
+            == Ok(ReplyWindow::HumanAgentTag),
     };
+    let response =
+        ports.provider.execute(&provider::send_request(&channel.credentials, ports.endpoints, &content)).await;
+    let outcome = provider::classify_send(channel.provider(), &response);
 
     match outcome {
         SendOutcome::Accepted { provider_message_id } => {
