@@ -92,6 +92,8 @@ impl TestStack {
         config.parameter_overrides.insert("AdminClientId".into(), ADMIN_ID.into());
         config.parameter_overrides.insert("AdminClientSecret".into(), ADMIN_SECRET.into());
         config.parameter_overrides.insert("AllowHttpProviderUrls".into(), "true".into());
+        // every named provider's send API is the sandbox's (it records the calls)
+        config.parameter_overrides.insert("ProviderApiBaseUrl".into(), sandbox.base_url());
         for (k, v) in options.parameters {
             config.parameter_overrides.insert(k.into(), v);
         }

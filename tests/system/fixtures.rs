@@ -15,6 +15,10 @@ fn every_sample_event_parses_as_its_functions_event_type() {
             continue;
         }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".credentials.json") {
+            // the provider credentials a signed sample was made with (read by the domain's tests)
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let function = name.split('.').next().unwrap();
         match function {

@@ -8,6 +8,7 @@ mod happy_path;
 mod lifecycle;
 mod outbox;
 mod pacing;
+mod providers;
 mod rejections;
 mod routing;
 mod sending;

@@ -17,6 +17,11 @@ pub async fn sent(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(shared.sent()).into_response()
 }
 
+/// `GET /_sandbox/provider_calls`: every recorded call to a named provider's send API.
+pub async fn provider_calls(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.provider_calls()).into_response()
+}
+
 /// `GET /_sandbox/verify_calls`: every recorded verify call.
 pub async fn verify_calls(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(shared.verify_calls()).into_response()

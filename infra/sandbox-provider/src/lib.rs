@@ -8,6 +8,7 @@
 //! - [`model`]: configuration, errors, recorded calls, scripted responses, inbound specs.
 //! - [`contract`]: the provider API (`/verify`, `/sendmessage`) and its validation rules.
 //! - [`inbound`]: building and signing inbound webhook bodies.
+//! - [`providers`]: the send APIs of the named providers (Twilio, Meta, Telnyx, ...).
 //! - [`control`]: the `/_sandbox/*` endpoints.
 //! - [`server`]: the [`Sandbox`] handle and the connection loop (which can drop a connection
 //!   without answering).
@@ -16,6 +17,7 @@ pub mod contract;
 pub mod control;
 pub mod inbound;
 pub mod model;
+pub mod providers;
 pub mod server;
 
 pub use model::{

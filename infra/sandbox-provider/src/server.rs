@@ -38,6 +38,7 @@ struct State {
     verifies: Vec<RecordedVerify>,
     script: VecDeque<ScriptedResponse>,
     webhook: Option<(String, Option<String>)>,
+    provider_calls: Vec<crate::providers::ProviderCall>,
 }
 
 /// State shared by the handlers and the [`Sandbox`] handle.
@@ -65,6 +66,18 @@ impl Shared {
         self.state().script.pop_front()
     }
 
+    pub(crate) fn record_provider_call(&self, call: crate::providers::ProviderCall) {
+        self.state().provider_calls.push(call);
+    }
+
+    pub(crate) fn provider_call_count(&self) -> usize {
+        self.state().provider_calls.len()
+    }
+
+    pub(crate) fn provider_calls(&self) -> Vec<crate::providers::ProviderCall> {
+        self.state().provider_calls.clone()
+    }
+
     pub(crate) fn sent(&self) -> Vec<RecordedSend> {
         self.state().sent.clone()
     }
@@ -80,6 +93,7 @@ impl Shared {
     pub(crate) fn reset(&self) {
         let mut state = self.state();
         state.sent.clear();
+        state.provider_calls.clear();
         state.verifies.clear();
         state.script.clear();
     }
@@ -141,7 +155,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/inbound", post(control::inbound))
         .route("/_sandbox/webhook", post(control::webhook))
         .route("/_sandbox/script", post(control::script))
+        .route("/_sandbox/provider_calls", get(control::provider_calls))
         .route("/_sandbox/reset", post(control::reset))
+        .fallback(crate::providers::any)
         .with_state(shared)
 }
 
@@ -212,6 +228,11 @@ impl Sandbox {
     /// Every `POST /sendmessage`, in arrival order, including rejected ones.
     pub fn sent(&self) -> Vec<RecordedSend> {
         self.shared.sent()
+    }
+
+    /// Every call to a named provider's send API (Twilio, Meta, ...), in arrival order.
+    pub fn provider_calls(&self) -> Vec<crate::providers::ProviderCall> {
+        self.shared.provider_calls()
     }
 
     /// Every `GET /verify`, in arrival order.

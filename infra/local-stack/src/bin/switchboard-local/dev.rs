@@ -113,6 +113,8 @@ impl DevSettings {
             ("AdminClientSecret".to_owned(), self.admin_client_secret.clone()),
             ("PublicBaseUrl".to_owned(), format!("http://{}", self.api_bind)),
             ("AllowHttpProviderUrls".to_owned(), "true".to_owned()),
+            // the sandbox provider also plays Twilio, Telnyx, Meta's Graph API, ... (it records)
+            ("ProviderApiBaseUrl".to_owned(), format!("http://{}", self.sandbox_bind)),
         ]);
         config.log_dir = Some(self.root.join(".local/logs"));
         config.schedules_enabled = true;
