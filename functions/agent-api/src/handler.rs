@@ -506,16 +506,7 @@ mod tests {
             };
             deps.store.insert_extension(&ext).await.unwrap().unwrap();
         }
-        deps.store
-            .insert_queue(&MessageQueue {
-                id: QueueId::new(1).unwrap(),
-                name: "Support".into(),
-                assignment_mode: AssignmentMode::Auto,
-                members: vec![ExtensionId::new(1).unwrap(), ExtensionId::new(2).unwrap()],
-                created_at: deps.clock.now(),
-            })
-            .await
-            .unwrap();
+        deps.store.insert_queue(&support_queue(AssignmentMode::Auto, deps.clock.now())).await.unwrap();
         let mut channel = general_channel(
             1,
             1,
@@ -711,18 +702,20 @@ mod tests {
         assert_eq!(detail["list"]["channel_name"], "General SMS");
     }
 
+    /// Queue 1, "Support", with extensions 1 and 2.
+    fn support_queue(assignment_mode: AssignmentMode, created_at: Timestamp) -> MessageQueue {
+        MessageQueue {
+            id: QueueId::new(1).unwrap(),
+            name: "Support".into(),
+            assignment_mode,
+            members: vec![ExtensionId::new(1).unwrap(), ExtensionId::new(2).unwrap()],
+            created_at,
+        }
+    }
+
     async fn manual_queue(deps: &TestDeps) {
         // Reconfigure queue 1 as Manual Pickup.
-        deps.store
-            .insert_queue(&MessageQueue {
-                id: QueueId::new(1).unwrap(),
-                name: "Support".into(),
-                assignment_mode: AssignmentMode::Manual,
-                members: vec![ExtensionId::new(1).unwrap(), ExtensionId::new(2).unwrap()],
-                created_at: deps.clock.now(),
-            })
-            .await
-            .unwrap();
+        deps.store.insert_queue(&support_queue(AssignmentMode::Manual, deps.clock.now())).await.unwrap();
     }
 
     #[tokio::test]

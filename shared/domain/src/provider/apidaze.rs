@@ -24,9 +24,10 @@ use serde_json::Value;
 
 use crate::credentials::KeyPair;
 use crate::message::{SendErrorCode, prompts};
-use crate::provider::flowroute::{SEND_TIMEOUT, by_status, digits, id_at, no_response, reason, scalar, untracked_id};
+use crate::provider::flowroute::{SEND_TIMEOUT, by_status, digits, id_at, scalar, untracked_id};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
+    no_response, reason,
 };
 
 /// The send call for `content`.

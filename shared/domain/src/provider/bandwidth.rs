@@ -30,9 +30,10 @@ use serde_json::{Map, Value, json};
 
 use crate::credentials::BandwidthCredentials;
 use crate::message::{SendErrorCode, prompts};
-use crate::provider::flowroute::{SEND_TIMEOUT, by_status, id_at, no_response, reason, scalar, with_plus};
+use crate::provider::flowroute::{SEND_TIMEOUT, by_status, id_at, scalar, with_plus};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
+    no_response, reason,
 };
 
 /// The send call for `content`.

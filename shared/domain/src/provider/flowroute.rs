@@ -33,10 +33,10 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::credentials::KeyPair;
-use crate::message::{FailureReason, SendErrorCode, prompts};
+use crate::message::{SendErrorCode, prompts};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
-    retry_after,
+    no_response, reason, retry_after,
 };
 use crate::webhook::Headers;
 
@@ -147,25 +147,6 @@ pub(crate) fn id_at(v: &Value, path: &[&str]) -> Option<String> {
     path.iter().try_fold(v, |node, key| node.get(key)).and_then(scalar)
 }
 
-/// A failure reason.
-pub(crate) fn reason(
-    code: SendErrorCode,
-    prompt: &str,
-    provider_code: Option<String>,
-    detail: Option<String>,
-) -> FailureReason {
-    FailureReason { code, prompt: prompt.to_owned(), provider_code, detail }
-}
-
-/// No HTTP response: try again later.
-pub(crate) fn no_response(why: &str) -> SendOutcome {
-    SendOutcome::RetryLater {
-        reason: reason(SendErrorCode::RequestFail, prompts::FAILED_TO_SEND, None, Some(why.to_owned())),
-        after: None,
-        rate_limited: false,
-    }
-}
-
 /// The outcome of a non-2xx answer, from its status code, with the provider's code and text.
 pub(crate) fn by_status(status: u16, headers: &Headers, code: Option<String>, text: Option<String>) -> SendOutcome {
     let detail = Some(match text {
@@ -211,6 +192,7 @@ pub(crate) fn untracked_id(prefix: &str, headers: &Headers, body: &[u8]) -> Stri
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {
     use super::*;
+    use crate::message::FailureReason;
     use crate::secret::Secret;
 
     pub(crate) fn http(status: u16, body: &str) -> ProviderResponse {

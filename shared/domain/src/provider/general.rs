@@ -30,9 +30,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::channel::GeneralCredentials;
-use crate::message::{FailureReason, SendErrorCode, prompts};
+use crate::message::{SendErrorCode, prompts};
 use crate::provider::{
-    HttpMethod, OutboundContent, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome, retry_after,
+    HttpMethod, OutboundContent, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome, no_response, reason,
+    retry_after,
 };
 
 /// How long a send call may take.
@@ -79,20 +80,10 @@ fn first_error(body: &[u8]) -> Option<(Option<String>, Option<String>)> {
     Some((code, text))
 }
 
-fn reason(code: SendErrorCode, prompt: &str, provider_code: Option<String>, detail: Option<String>) -> FailureReason {
-    FailureReason { code, prompt: prompt.to_owned(), provider_code, detail }
-}
-
 /// Classifies the answer to a send call.
 pub fn classify_send(response: &ProviderResponse) -> SendOutcome {
     let (status, headers, body) = match response {
-        ProviderResponse::NoResponse { reason: why } => {
-            return SendOutcome::RetryLater {
-                reason: reason(SendErrorCode::RequestFail, prompts::FAILED_TO_SEND, None, Some(why.clone())),
-                after: None,
-                rate_limited: false,
-            };
-        }
+        ProviderResponse::NoResponse { reason: why } => return no_response(why),
         ProviderResponse::Http { status, headers, body } => (*status, headers, body),
     };
 
@@ -151,6 +142,7 @@ pub fn classify_send(response: &ProviderResponse) -> SendOutcome {
 mod tests {
     use super::*;
     use crate::channel::{ProviderUrl, UrlPolicy};
+    use crate::message::FailureReason;
     use crate::secret::Secret;
     use crate::webhook::Headers;
 

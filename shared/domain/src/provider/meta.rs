@@ -33,10 +33,10 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::credentials::{FacebookCredentials, WhatsAppCredentials};
-use crate::message::{FailureReason, SendErrorCode, prompts};
+use crate::message::{SendErrorCode, prompts};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
-    retry_after,
+    no_response, reason, retry_after,
 };
 
 /// How long a send call may take.
@@ -184,20 +184,10 @@ fn graph_error(body: &[u8]) -> Option<GraphError> {
     Some(GraphError { code: int("code"), subcode: int("error_subcode"), detail })
 }
 
-fn reason(code: SendErrorCode, prompt: &str, provider_code: Option<String>, detail: Option<String>) -> FailureReason {
-    FailureReason { code, prompt: prompt.to_owned(), provider_code, detail }
-}
-
 /// What a Graph API send response means (WhatsApp and Messenger share the error shape).
 pub fn classify_send(response: &ProviderResponse) -> SendOutcome {
     let (status, headers, body) = match response {
-        ProviderResponse::NoResponse { reason: why } => {
-            return SendOutcome::RetryLater {
-                reason: reason(SendErrorCode::RequestFail, prompts::FAILED_TO_SEND, None, Some(why.clone())),
-                after: None,
-                rate_limited: false,
-            };
-        }
+        ProviderResponse::NoResponse { reason: why } => return no_response(why),
         ProviderResponse::Http { status, headers, body } => (*status, headers, body),
     };
 
@@ -291,6 +281,7 @@ pub fn classify_send(response: &ProviderResponse) -> SendOutcome {
 mod tests {
     use super::*;
     use crate::credentials::MetaCredentials;
+    use crate::message::FailureReason;
     use crate::secret::Secret;
     use crate::webhook::Headers;
 

@@ -220,3 +220,27 @@ pub fn classify_send(provider: crate::channel::Provider, response: &ProviderResp
         P::WhatsApp | P::Facebook => meta::classify_send(response),
     }
 }
+
+/// A failure reason with the seed's prompt and, when the provider gave them, its code and words.
+pub(crate) fn reason(
+    code: crate::message::SendErrorCode,
+    prompt: &str,
+    provider_code: Option<String>,
+    detail: Option<String>,
+) -> FailureReason {
+    FailureReason { code, prompt: prompt.to_owned(), provider_code, detail }
+}
+
+/// No HTTP response (connection refused, DNS, TLS, timeout): try again later.
+pub(crate) fn no_response(why: &str) -> SendOutcome {
+    SendOutcome::RetryLater {
+        reason: reason(
+            crate::message::SendErrorCode::RequestFail,
+            crate::message::prompts::FAILED_TO_SEND,
+            None,
+            Some(why.to_owned()),
+        ),
+        after: None,
+        rate_limited: false,
+    }
+}

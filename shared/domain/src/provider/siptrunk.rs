@@ -22,10 +22,11 @@ use serde_json::{Map, Value, json};
 
 use crate::credentials::KeyPair;
 use crate::provider::flowroute::{
-    JSON_API, SEND_TIMEOUT, by_status, id_at, jsonapi_error, no_response, scalar, untracked_id, with_plus,
+    JSON_API, SEND_TIMEOUT, by_status, id_at, jsonapi_error, scalar, untracked_id, with_plus,
 };
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
+    no_response,
 };
 
 /// The send call for `content`.

@@ -25,10 +25,10 @@ use serde_json::{Map, Value, json};
 
 use crate::credentials::KeyPair;
 use crate::message::{SendErrorCode, prompts};
-use crate::provider::flowroute::{SEND_TIMEOUT, by_status, digits, id_at, no_response, reason, scalar, untracked_id};
+use crate::provider::flowroute::{SEND_TIMEOUT, by_status, digits, id_at, scalar, untracked_id};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
-    retry_after,
+    no_response, reason, retry_after,
 };
 
 /// Skyetel's cooldown after its rate limit trips (3P, see the module doc).

@@ -30,10 +30,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::credentials::KeyPair;
-use crate::message::{FailureReason, SendErrorCode, prompts};
+use crate::message::{SendErrorCode, prompts};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
-    retry_after,
+    no_response, reason, retry_after,
 };
 
 /// How long a send call may take.
@@ -84,20 +84,10 @@ fn twilio_error(body: &[u8]) -> (Option<String>, Option<String>) {
     (code, text)
 }
 
-fn reason(code: SendErrorCode, prompt: &str, provider_code: Option<String>, detail: Option<String>) -> FailureReason {
-    FailureReason { code, prompt: prompt.to_owned(), provider_code, detail }
-}
-
 /// What a send response means.
 pub fn classify_send(response: &ProviderResponse) -> SendOutcome {
     let (status, headers, body) = match response {
-        ProviderResponse::NoResponse { reason: why } => {
-            return SendOutcome::RetryLater {
-                reason: reason(SendErrorCode::RequestFail, prompts::FAILED_TO_SEND, None, Some(why.clone())),
-                after: None,
-                rate_limited: false,
-            };
-        }
+        ProviderResponse::NoResponse { reason: why } => return no_response(why),
         ProviderResponse::Http { status, headers, body } => (*status, headers, body),
     };
 
@@ -149,6 +139,7 @@ pub fn classify_send(response: &ProviderResponse) -> SendOutcome {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::message::FailureReason;
     use crate::secret::Secret;
     use crate::webhook::Headers;
 

@@ -23,10 +23,10 @@ use serde_json::Value;
 
 use crate::credentials::KeyPair;
 use crate::message::{SendErrorCode, prompts};
-use crate::provider::flowroute::{SEND_TIMEOUT, by_status, digits, no_response, reason, scalar, untracked_id};
+use crate::provider::flowroute::{SEND_TIMEOUT, by_status, digits, scalar, untracked_id};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
-    retry_after,
+    no_response, reason, retry_after,
 };
 
 /// The send call for `content`.

@@ -135,6 +135,7 @@ where
     let events = webhook::verify_and_parse(&channel.credentials, &input)?;
 
     // Every message of the request must belong to the channel before any is stored.
+    let raw_body = String::from_utf8_lossy(request.body);
     let mut records = Vec::new();
     let mut reports = Vec::new();
     for event in events {
@@ -159,7 +160,7 @@ where
                         display_name: parsed.display_name,
                     },
                     accepted_at: input.now,
-                    raw_body: String::from_utf8_lossy(request.body).into_owned(),
+                    raw_body: raw_body.clone().into_owned(),
                     state: InboundState::Pending,
                 });
             }

@@ -385,6 +385,24 @@ pub(crate) struct FlatSpec {
     pub skip_media: fn(&str, Option<&str>) -> bool,
 }
 
+impl FlatSpec {
+    /// The common key spellings only (providers that document no inbound schema of their own).
+    pub(crate) const fn common(id_prefix: &'static str) -> Self {
+        Self {
+            id_prefix,
+            id: COMMON_ID,
+            from: COMMON_FROM,
+            to: COMMON_TO,
+            text: COMMON_TEXT,
+            media: COMMON_MEDIA,
+            media_type: COMMON_MEDIA_TYPE,
+            media_size: COMMON_MEDIA_SIZE,
+            time: COMMON_TIME,
+            skip_media: keep_all_media,
+        }
+    }
+}
+
 /// The keys every tolerant parser accepts besides its provider's own.
 pub(crate) const COMMON_ID: &[&str] = &["id", "message_id", "messageId", "msg_id", "uuid", "message_uuid", "sms_id"];
 /// Common sender keys.

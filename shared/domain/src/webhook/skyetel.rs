@@ -20,24 +20,10 @@
 //! (decisions.md "Webhooks in"). [`verify`] accepts every request.
 
 use crate::credentials::KeyPair;
-use crate::webhook::flowroute::{
-    COMMON_FROM, COMMON_ID, COMMON_MEDIA, COMMON_MEDIA_SIZE, COMMON_MEDIA_TYPE, COMMON_TEXT, COMMON_TIME, COMMON_TO,
-    FlatSpec, keep_all_media, parse_flat,
-};
+use crate::webhook::flowroute::{FlatSpec, parse_flat};
 use crate::webhook::{WebhookEvent, WebhookInput, WebhookRejection};
 
-const SPEC: FlatSpec = FlatSpec {
-    id_prefix: "skyetel",
-    id: COMMON_ID,
-    from: COMMON_FROM,
-    to: COMMON_TO,
-    text: COMMON_TEXT,
-    media: COMMON_MEDIA,
-    media_type: COMMON_MEDIA_TYPE,
-    media_size: COMMON_MEDIA_SIZE,
-    time: COMMON_TIME,
-    skip_media: keep_all_media,
-};
+const SPEC: FlatSpec = FlatSpec::common("skyetel");
 
 /// Accepts every request: Skyetel signs nothing, so the URL token (checked before this is
 /// called) is the only protection.
