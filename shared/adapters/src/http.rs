@@ -14,8 +14,12 @@ pub struct ReqwestProvider {
 impl ReqwestProvider {
     /// A client (one per process; it pools connections).
     pub fn new() -> Result<Self, reqwest::Error> {
-        let client =
-            reqwest::Client::builder().user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION"))).build()?;
+        // Redirects are not followed: a redirected POST would arrive as a GET without its body
+        // (and an API key must not be sent wherever a provider points); a 3xx is a failed send.
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(Self { client })
     }
 }

@@ -10,7 +10,8 @@
 //!   after the customer's last message `"messaging_type":"MESSAGE_TAG","tag":"HUMAN_AGENT"`.
 //!   Success: `message_id`.
 //! - **Errors** (both): `{"error":{"message","type","code","error_subcode","error_data":{"details"},
-//!   "fbtrace_id"}}`, usually with HTTP 400 whatever the cause; the `code` decides:
+//!   "fbtrace_id"}}`, usually with HTTP 400 whatever the cause; the `code` decides (also on a 2xx
+//!   that carries an error and no message id):
 //!
 //! | `error.code` | outcome | prompt / `send_error` |
 //! |---|---|---|
@@ -197,17 +198,23 @@ pub fn classify_send(response: &ProviderResponse) -> SendOutcome {
             let id = v.get("messages").and_then(|m| m.get(0)).and_then(|m| m.get("id")).or_else(|| v.get("message_id"));
             id.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
         });
-        return match id {
-            Some(provider_message_id) => SendOutcome::Accepted { provider_message_id },
+        match id {
+            Some(provider_message_id) => return SendOutcome::Accepted { provider_message_id },
+            // A 2xx carrying a Graph `{"error":{..}}` and no id: Meta refused the message, and
+            // its error code decides below like on any other status (Graph reports rate limits
+            // such as 130429 / 131056 in the JSON error, whatever the HTTP status).
+            None if graph_error(body).is_some() => {}
             // Failed, not retried: Meta may well have taken the message, and a retry could
             // deliver it twice; without an id its delivery reports cannot be matched anyway.
-            None => SendOutcome::Failed(reason(
-                SendErrorCode::SendFail,
-                prompts::FAILED_TO_SEND,
-                None,
-                Some(format!("HTTP {status} without messages[0].id or message_id")),
-            )),
-        };
+            None => {
+                return SendOutcome::Failed(reason(
+                    SendErrorCode::SendFail,
+                    prompts::FAILED_TO_SEND,
+                    None,
+                    Some(format!("HTTP {status} without messages[0].id or message_id")),
+                ));
+            }
+        }
     }
 
     let error = graph_error(body);
@@ -462,6 +469,27 @@ mod tests {
             assert_eq!(r.code, SendErrorCode::SendFail);
             assert!(r.detail.unwrap().contains("without"));
         }
+    }
+
+    #[test]
+    fn when_a_2xx_carries_a_graph_error_should_classify_it_by_its_code() {
+        // provider-contracts.md §2: Graph reports rate limits in the JSON error, not with 429
+        // semantics, and the HTTP status is unverified: the code decides, even on a 2xx.
+        let out = classify_send(&http(200, &graph(130_429, None)));
+        assert!(
+            matches!(&out, SendOutcome::RetryLater { rate_limited: true, after: None, reason } if reason.code == SendErrorCode::TooManyRequest && reason.provider_code.as_deref() == Some("130429")),
+            "{out:?}"
+        );
+        let out = classify_send(&http(200, &graph(131_056, None)));
+        assert!(
+            matches!(&out, SendOutcome::RetryLater { rate_limited: false, after: Some(d), reason } if *d == PAIR_RATE_LIMIT_WAIT && reason.code == SendErrorCode::TooManyRequest),
+            "{out:?}"
+        );
+        let SendOutcome::Failed(r) = classify_send(&http(200, &graph(100, None))) else { panic!() };
+        assert_eq!((r.code, r.provider_code.as_deref()), (SendErrorCode::InvalidParam, Some("100")));
+        // a 2xx with neither an id nor an error stays a final failure
+        let SendOutcome::Failed(r) = classify_send(&http(200, r#"{"messaging_product":"whatsapp"}"#)) else { panic!() };
+        assert_eq!(r.detail.as_deref(), Some("HTTP 200 without messages[0].id or message_id"));
     }
 
     #[test]
