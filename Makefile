@@ -56,7 +56,8 @@ bench: venv build ## run the benchmarks and record them in docs/benchmarks.md
 	cargo build --release --bins $(CARGO_FLAGS) -p webhook-ingest -p router -p sender -p admin-api -p agent-api -p outbox-reconciler
 	cargo bench -p domain --bench webhook $(CARGO_FLAGS) -- --noplot
 	cargo bench -p system-tests --bench system $(CARGO_FLAGS)
-	python3 infra/bench_report.py > docs/benchmarks.md
+	python3 infra/bench_report.py > target/bench/benchmarks.md.new
+	mv target/bench/benchmarks.md.new docs/benchmarks.md
 	@echo "wrote docs/benchmarks.md"
 
 $(VENV)/.build-tools: infra/requirements-build.txt $(VENV)/.installed
