@@ -115,6 +115,39 @@ async fn twilio_sms_is_verified_routed_and_answered_on_twilios_wire_format() {
         history.iter().any(|m| m["msg_body"] == "Hi! How can we help?" && m["delivery_status"] == 1).then_some(())
     })
     .await;
+
+    // Twilio's status callbacks for the reply: "delivered", then a late "sent" that changes nothing
+    let callback = |status: &str| -> Vec<(String, String)> {
+        [
+            ("MessageSid", call.provider_message_id.as_str()),
+            ("SmsSid", call.provider_message_id.as_str()),
+            ("AccountSid", TWILIO_SID),
+            ("From", "+14155550100"),
+            ("To", "+15005550006"),
+            ("MessageStatus", status),
+            ("SmsStatus", status),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    };
+    for status in ["delivered", "sent"] {
+        let params = callback(status);
+        let response = t
+            .http
+            .post(&webhook)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", domain::webhook::twilio::sign(TWILIO_TOKEN, &webhook, &params))
+            .body(form_body(&params))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 204, "status callback {status}");
+    }
+    let history = t.history(&agent, session).await;
+    let reply = history.iter().find(|m| m["msg_body"] == "Hi! How can we help?").unwrap();
+    assert_eq!(reply["receipt"], "delivered", "{reply}");
+    assert_eq!(reply["delivery_status"], 1);
 }
 
 #[tokio::test]
@@ -195,6 +228,36 @@ async fn whatsapp_handshake_message_and_reply_follow_the_cloud_api() {
     assert_eq!(sent["to"], "16315551181");
     assert_eq!(sent["type"], "text");
     assert_eq!(sent["text"]["body"], "Yes: blue and red.");
+
+    // Meta's status webhook for the reply: read by the customer
+    eventually(SETTLE, "the reply recorded as sent", || async {
+        let history = t.history(&agent, session).await;
+        history.iter().any(|m| m["msg_body"] == "Yes: blue and red." && m["delivery_status"] == 1).then_some(())
+    })
+    .await;
+    let statuses = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "16505553333", "phone_number_id": "106540352242922"},
+            "statuses": [{"id": call.provider_message_id, "status": "read", "timestamp": "1795000100",
+                          "recipient_id": "16315551181"}]
+        }}]}]
+    })
+    .to_string();
+    let response = t
+        .http
+        .post(&webhook)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", domain::webhook::meta::sign(META_APP_SECRET, statuses.as_bytes()))
+        .body(statuses)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let history = t.history(&agent, session).await;
+    let reply = history.iter().find(|m| m["msg_body"] == "Yes: blue and red.").unwrap();
+    assert_eq!(reply["receipt"], "read", "{reply}");
 
     // agents start WhatsApp sessions only with templates (not in this version): refused, nothing sent
     let start = t

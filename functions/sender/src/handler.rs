@@ -5,7 +5,8 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use domain::message::OutboundJob;
 use domain::ports::{
-    ChannelReader, Clock, EventPublisher, OutboundLedger, OutboundQueue, Pacer, ProviderHttp, SessionStore,
+    ChannelReader, Clock, EventPublisher, OutboundLedger, OutboundQueue, Pacer, ProviderHttp, ReceiptLedger,
+    SessionStore,
 };
 use domain::provider::ProviderEndpoints;
 use domain::services::sending::{DeliveryError, DeliveryPorts, RetryPolicy, deliver};
@@ -37,7 +38,7 @@ pub async fn handle<S, O, H, E, K>(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error>
 where
-    S: OutboundLedger + SessionStore + ChannelReader + Pacer,
+    S: OutboundLedger + ReceiptLedger + SessionStore + ChannelReader + Pacer,
     O: OutboundQueue,
     H: ProviderHttp,
     E: EventPublisher,
@@ -75,15 +76,16 @@ mod tests {
     use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, SessionId};
     use domain::inbound::InboundJob;
     use domain::message::Sender;
-    use domain::message::{DeliveryState, SendErrorCode, prompts};
+    use domain::message::{DeliveryState, Receipt, ReportedStatus, SendErrorCode, prompts};
     use domain::ports::{ChannelWriter, Inbox, StatsReader};
     use domain::provider::{ProviderResponse, RequestAuth};
     use domain::secret::Secret;
+    use domain::services::receipts::{ReportOutcome, apply_report};
     use domain::services::routing::{RoutingPorts, route_inbound};
     use domain::services::sending::{AcceptPorts, AgentMessage, MessageTarget, accept_agent_message};
     use domain::session::Actor;
     use domain::time::Timestamp;
-    use domain::webhook::Headers;
+    use domain::webhook::{Headers, StatusReport};
     use serde_json::json;
 
     const SAMPLE: &str = include_str!("../../../events/sender.sqs-batch.json");
@@ -204,6 +206,84 @@ mod tests {
         assert_eq!((stats.sent, stats.failed, stats.agent), (1, 0, 1));
         assert!(deps.events.published().iter().any(|e| e.event_id() == format!("message.sent:{}", jobs[0].msg_id)));
         assert_eq!(deps.store.outbound_due(jobs[0].session_id, jobs[0].msg_id), None, "left the outbox");
+    }
+
+    fn report(status: ReportedStatus, at_ms: i64) -> StatusReport {
+        StatusReport { provider_message_id: "provider-msg-1".into(), status, at: Timestamp::from_millis(at_ms) }
+    }
+
+    fn receipt_events(deps: &TestDeps) -> Vec<String> {
+        deps.events
+            .published()
+            .iter()
+            .filter(|e| matches!(e, DomainEvent::MessageReceipt { .. }))
+            .map(DomainEvent::event_id)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn when_delivery_reports_arrive_after_the_send_should_apply_them_and_never_downgrade() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 1).await;
+        handle(&deps, batch(&jobs)).await.unwrap();
+        let channel = ChannelId::new(1).unwrap();
+        let msg = jobs[0].msg_id;
+
+        let deps = &deps;
+        let apply =
+            |r: StatusReport| async move { apply_report(&deps.store, &deps.events, channel, &r).await.unwrap() };
+        assert_eq!(apply(report(ReportedStatus::Sent, 1)).await, ReportOutcome::NotAReceipt);
+        assert_eq!(apply(report(ReportedStatus::Delivered, 2)).await, ReportOutcome::Applied);
+        assert_eq!(message(deps, &jobs[0]).await.receipt.unwrap().status, ReportedStatus::Delivered);
+        assert_eq!(apply(report(ReportedStatus::Read, 3)).await, ReportOutcome::Applied);
+        // late and repeated callbacks: a weaker one changes nothing, a repeat re-applies the same
+        assert_eq!(apply(report(ReportedStatus::Delivered, 4)).await, ReportOutcome::Superseded);
+        let failed = ReportedStatus::Failed { code: Some("131026".into()), reason: None };
+        assert_eq!(apply(report(failed, 5)).await, ReportOutcome::Superseded);
+        assert_eq!(apply(report(ReportedStatus::Read, 3)).await, ReportOutcome::Applied);
+
+        let m = message(deps, &jobs[0]).await;
+        assert_eq!(m.receipt, Some(Receipt { status: ReportedStatus::Read, at: Timestamp::from_millis(3) }));
+        assert!(matches!(m.delivery, DeliveryState::Sent { .. }), "the send result stays");
+        assert_eq!(m.yeastar_status(), 1);
+        assert_eq!(
+            receipt_events(deps),
+            [
+                format!("message.receipt:{msg}:delivered"),
+                format!("message.receipt:{msg}:read"),
+                format!("message.receipt:{msg}:read")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn when_a_delivery_report_beats_the_send_result_should_apply_it_when_the_send_is_recorded() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 1).await;
+        let channel = ChannelId::new(1).unwrap();
+        let undelivered =
+            ReportedStatus::Undelivered { code: Some("30003".into()), reason: Some("Unreachable".into()) };
+        let early = apply_report(&deps.store, &deps.events, channel, &report(undelivered.clone(), 9)).await.unwrap();
+        assert_eq!(early, ReportOutcome::AwaitingSend);
+        assert_eq!(message(&deps, &jobs[0]).await.receipt, None);
+
+        handle(&deps, batch(&jobs)).await.unwrap();
+        let m = message(&deps, &jobs[0]).await;
+        assert_eq!(m.receipt.clone().map(|r| r.status), Some(undelivered));
+        assert_eq!(m.yeastar_status(), 2, "the carrier's failure shows as failed");
+        assert_eq!(receipt_events(&deps), [format!("message.receipt:{}:undelivered", jobs[0].msg_id)]);
+        assert!(m.events_published);
+    }
+
+    #[tokio::test]
+    async fn when_a_report_names_a_message_of_another_channel_should_not_touch_ours() {
+        let deps = deps(1).await;
+        let jobs = agent_replies(&deps, 1).await;
+        handle(&deps, batch(&jobs)).await.unwrap();
+        let other = ChannelId::new(2).unwrap();
+        let outcome = apply_report(&deps.store, &deps.events, other, &report(ReportedStatus::Read, 1)).await.unwrap();
+        assert_eq!(outcome, ReportOutcome::AwaitingSend);
+        assert_eq!(message(&deps, &jobs[0]).await.receipt, None);
     }
 
     #[tokio::test]

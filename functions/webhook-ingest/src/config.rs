@@ -10,6 +10,8 @@ pub struct Config {
     pub tables: Tables,
     /// The routing queue.
     pub inbound_queue_url: String,
+    /// The event bus (`message.receipt` events).
+    pub event_bus_name: String,
     /// Largest body accepted (413 above).
     pub max_body_bytes: usize,
     /// The public base URL providers call (Twilio signs the URL it called).
@@ -17,8 +19,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `INBOUND_QUEUE_URL`, `MAX_WEBHOOK_BODY_BYTES`,
-    /// optional `PUBLIC_BASE_URL`.
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `INBOUND_QUEUE_URL`, `EVENT_BUS_NAME`,
+    /// `MAX_WEBHOOK_BODY_BYTES`, optional `PUBLIC_BASE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             tables: Tables {
@@ -27,6 +29,7 @@ impl Config {
                 auth: String::new(),
             },
             inbound_queue_url: required("INBOUND_QUEUE_URL")?,
+            event_bus_name: required("EVENT_BUS_NAME")?,
             max_body_bytes: parsed("MAX_WEBHOOK_BODY_BYTES")?,
             public_base_url: optional("PUBLIC_BASE_URL").filter(|u| !u.trim().is_empty()),
         })

@@ -3,7 +3,7 @@
 //! number, 413 body over the limit, 503 when the message could not be stored (the provider
 //! should retry). Rejections are counted as a metric by reason.
 
-use domain::ports::{ChannelReader, Clock, InboundQueue, Inbox};
+use domain::ports::{ChannelReader, Clock, EventPublisher, InboundQueue, Inbox, ReceiptLedger};
 use domain::services::ingest::{IngestError, IngestPorts, WebhookRequest, handshake, ingest_webhook};
 use domain::webhook::{self, Headers, WebhookRejection};
 use lambda_http::request::RequestContext;
@@ -12,13 +12,17 @@ use serde_json::json;
 use tracing::{Instrument, error, info_span, warn};
 
 /// What the handler needs.
-pub struct Deps<C, I, Q, K> {
+pub struct Deps<C, I, Q, R, E, K> {
     /// Channel lookup.
     pub channels: C,
     /// The inbox.
     pub inbox: I,
     /// The routing queue.
     pub queue: Q,
+    /// Delivery receipts (status callbacks).
+    pub receipts: R,
+    /// The event bus (`message.receipt`).
+    pub events: E,
     /// Time.
     pub clock: K,
     /// Largest body accepted.
@@ -57,11 +61,13 @@ fn http_status(code: u16) -> lambda_http::http::StatusCode {
 }
 
 /// Handles one webhook request.
-pub async fn handle<C, I, Q, K>(deps: &Deps<C, I, Q, K>, request: Request) -> Result<Response<Body>, Error>
+pub async fn handle<C, I, Q, R, E, K>(deps: &Deps<C, I, Q, R, E, K>, request: Request) -> Result<Response<Body>, Error>
 where
     C: ChannelReader,
     I: Inbox,
     Q: InboundQueue,
+    R: ReceiptLedger,
+    E: EventPublisher,
     K: Clock,
 {
     let params = request.path_parameters();
@@ -86,7 +92,14 @@ where
         }
     };
     let public_url = webhook::public_url(&base, &provider, &token, query.as_deref());
-    let ports = IngestPorts { channels: &deps.channels, inbox: &deps.inbox, queue: &deps.queue, clock: &deps.clock };
+    let ports = IngestPorts {
+        channels: &deps.channels,
+        inbox: &deps.inbox,
+        queue: &deps.queue,
+        receipts: &deps.receipts,
+        events: &deps.events,
+        clock: &deps.clock,
+    };
     if request.method() == lambda_http::http::Method::GET {
         let span = info_span!("webhook_handshake", provider = provider.as_str());
         return Ok(match handshake(&ports, &provider, &token, query.as_deref().unwrap_or("")).instrument(span).await {
@@ -133,7 +146,9 @@ fn rejection_response(provider: &str, error: IngestError) -> Response<Body> {
 mod tests {
     use super::*;
     use adapters::memory::fixtures::general_channel;
-    use adapters::memory::{InMemoryQueues, InMemoryStore, ManualClock};
+    use adapters::memory::{InMemoryEvents, InMemoryQueues, InMemoryStore, ManualClock};
+
+    type TestDeps = Deps<InMemoryStore, InMemoryStore, InMemoryQueues, InMemoryStore, InMemoryEvents, ManualClock>;
     use domain::channel::Destination;
     use domain::ids::ExtensionId;
     use domain::ports::ChannelWriter;
@@ -143,7 +158,7 @@ mod tests {
     const VALID: &str = include_str!("../../../events/webhook-ingest.general-inbound.json");
     const BAD_SIGNATURE: &str = include_str!("../../../events/webhook-ingest.bad-signature.json");
 
-    async fn deps() -> Deps<InMemoryStore, InMemoryStore, InMemoryQueues, ManualClock> {
+    async fn deps() -> TestDeps {
         let store = InMemoryStore::new();
         let channel = general_channel(
             1,
@@ -156,16 +171,15 @@ mod tests {
             channels: store,
             inbox: InMemoryStore::new(),
             queue: InMemoryQueues::new(),
+            receipts: InMemoryStore::new(),
+            events: InMemoryEvents::new(),
             clock: ManualClock::new(Timestamp::from_millis(1_795_000_000_000)),
             max_body_bytes: 262_144,
             public_base_url: None,
         }
     }
 
-    async fn call(
-        deps: &Deps<InMemoryStore, InMemoryStore, InMemoryQueues, ManualClock>,
-        event: &str,
-    ) -> Response<Body> {
+    async fn call(deps: &TestDeps, event: &str) -> Response<Body> {
         let request = lambda_http::request::from_str(event).unwrap();
         handle(deps, request).await.unwrap()
     }

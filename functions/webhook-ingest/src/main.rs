@@ -1,6 +1,7 @@
 //! Wiring only: tracing, configuration, SDK clients, dependencies, run.
 
 use adapters::dynamodb::DynamoStore;
+use adapters::eventbridge::EventBridgePublisher;
 use adapters::sqs::SqsQueue;
 use adapters::system::SystemClock;
 use lambda_http::{Error, service_fn};
@@ -14,8 +15,10 @@ async fn main() -> Result<(), Error> {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables);
     let deps = handler::Deps {
         channels: store.clone(),
-        inbox: store,
+        inbox: store.clone(),
         queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.inbound_queue_url),
+        receipts: store,
+        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
         clock: SystemClock,
         max_body_bytes: config.max_body_bytes,
         public_base_url: config.public_base_url,

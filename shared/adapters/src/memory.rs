@@ -12,13 +12,14 @@ use domain::directory::{Extension, MessageQueue};
 use domain::events::{DomainEvent, LifecycleEvent};
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use domain::inbound::{self, InboundJob, InboundKey, InboundRecord, InboundState};
-use domain::message::{DeliveryState, Message, Origin, OutboundJob};
+use domain::message::{DeliveryState, Message, Origin, OutboundJob, Receipt};
 use domain::ports::{
     AssignmentChange, ChangeRecord, ChannelConflict, ChannelReader, ChannelWriter, Clock, DeliveryResult,
     EventPublisher, ExtensionConflict, ExtensionDirectory, IdempotencyStart, IdempotencyStore, InboundCommit,
     InboundCommitOutcome, InboundQueue, Inbox, InboxInsert, OutboundCommit, OutboundCommitOutcome, OutboundLedger,
-    OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp, QueueDirectory, Random, SendClaim, Sequences, SessionList,
-    SessionStore, SessionTarget, StatsReader, StoreError, TokenStore, TransitionOutcome,
+    OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp, QueueDirectory, Random, ReceiptLedger, ReceiptRecord,
+    SendClaim, Sequences, SessionList, SessionStore, SessionTarget, StatsReader, StoreError, TokenStore,
+    TransitionOutcome,
 };
 use domain::provider::{ProviderRequest, ProviderResponse};
 use domain::services::idempotency::IN_PROGRESS_LEASE;
@@ -46,6 +47,9 @@ struct StoredInbound {
     outbox_due: Option<Timestamp>,
 }
 
+/// A provider message id's linked message and strongest receipt.
+type ProviderMessageLink = (Option<(SessionId, MessageId)>, Option<Receipt>);
+
 #[derive(Debug, Default)]
 struct State {
     sequences: HashMap<&'static str, u64>,
@@ -60,6 +64,7 @@ struct State {
     locks: HashMap<SessionKey, SessionId>,
     sessions: BTreeMap<SessionId, Session>,
     messages: BTreeMap<(SessionId, MessageId), StoredMessage>,
+    provider_messages: HashMap<(ChannelId, String), ProviderMessageLink>,
     timeline: Vec<TimelineEntry>,
     /// Change feed: (audience, at, session).
     changes: Vec<(Audience, Timestamp, SessionId)>,
@@ -562,6 +567,8 @@ impl OutboundLedger for InMemoryStore {
             DeliveryResult::Sent { provider_message_id } => {
                 stored.message.delivery = DeliveryState::Sent { provider_message_id: provider_message_id.clone(), at };
                 stored.message.events_published = false;
+                s.provider_messages.entry((message.channel_id, provider_message_id.clone())).or_default().0 =
+                    Some((message.session_id, message.msg_id));
             }
             DeliveryResult::Failed(reason) => {
                 stored.message.delivery = DeliveryState::Failed { reason: reason.clone(), at };
@@ -597,6 +604,48 @@ impl OutboundLedger for InMemoryStore {
             stored.outbox_due = Some(due);
         }
         Ok(())
+    }
+}
+
+impl ReceiptLedger for InMemoryStore {
+    async fn record_receipt(
+        &self,
+        channel: ChannelId,
+        provider_message_id: &str,
+        receipt: &Receipt,
+    ) -> Result<ReceiptRecord, StoreError> {
+        let mut s = lock(&self.state);
+        let entry = s.provider_messages.entry((channel, provider_message_id.to_owned())).or_default();
+        if receipt.supersedes(entry.1.as_ref()) {
+            entry.1 = Some(receipt.clone());
+        }
+        let strongest = entry.1.clone().unwrap_or_else(|| receipt.clone());
+        Ok(ReceiptRecord { message: entry.0, strongest })
+    }
+
+    async fn recorded_receipt(
+        &self,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> Result<Option<Receipt>, StoreError> {
+        Ok(lock(&self.state)
+            .provider_messages
+            .get(&(channel, provider_message_id.to_owned()))
+            .and_then(|e| e.1.clone()))
+    }
+
+    async fn apply_receipt(&self, session: SessionId, msg: MessageId, receipt: &Receipt) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        match s.messages.get_mut(&(session, msg)) {
+            Some(stored)
+                if matches!(stored.message.delivery, DeliveryState::Sent { .. })
+                    && receipt.supersedes(stored.message.receipt.as_ref()) =>
+            {
+                stored.message.receipt = Some(receipt.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

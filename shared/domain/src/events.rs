@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::ids::{ChannelId, MessageId, SessionId};
 use crate::inbound::InboundMessage;
-use crate::message::FailureReason;
+use crate::message::{FailureReason, Receipt, ReportedStatus};
 use crate::session::{Actor, Assignment, Session, Transition, ViewChange};
 use crate::time::Timestamp;
 
@@ -55,6 +55,20 @@ pub enum DomainEvent {
     /// A session's lifecycle changed, or an agent's message was accepted (stored with the change
     /// in the event outbox, published after it).
     Lifecycle(LifecycleEvent),
+    /// The provider reported what became of a sent message (delivered, read, undelivered,
+    /// failed): the strongest report so far.
+    MessageReceipt {
+        /// Session.
+        session_id: SessionId,
+        /// Message.
+        msg_id: MessageId,
+        /// Channel.
+        channel_id: ChannelId,
+        /// The provider's id.
+        provider_message_id: String,
+        /// The report.
+        receipt: Receipt,
+    },
     /// An outbound message will not be sent.
     MessageFailed {
         /// Session.
@@ -299,6 +313,7 @@ impl DomainEvent {
             DomainEvent::MessageReceived { .. } => "message.received",
             DomainEvent::MessageSent { .. } => "message.sent",
             DomainEvent::MessageFailed { .. } => "message.failed",
+            DomainEvent::MessageReceipt { .. } => "message.receipt",
             DomainEvent::Lifecycle(e) => e.event_type(),
         }
     }
@@ -310,6 +325,9 @@ impl DomainEvent {
             DomainEvent::MessageReceived { msg_id, .. }
             | DomainEvent::MessageSent { msg_id, .. }
             | DomainEvent::MessageFailed { msg_id, .. } => format!("{}:{msg_id}", self.event_type()),
+            DomainEvent::MessageReceipt { msg_id, receipt, .. } => {
+                format!("message.receipt:{msg_id}:{}", receipt.status.name())
+            }
             DomainEvent::Lifecycle(e) => e.event_id(),
         }
     }
@@ -320,6 +338,7 @@ impl DomainEvent {
             DomainEvent::SessionCreated { session } => session.created_at,
             DomainEvent::MessageReceived { message, .. } => message.provider_timestamp,
             DomainEvent::MessageSent { at, .. } | DomainEvent::MessageFailed { at, .. } => *at,
+            DomainEvent::MessageReceipt { receipt, .. } => receipt.at,
             DomainEvent::Lifecycle(e) => e.at(),
         }
     }
@@ -330,7 +349,8 @@ impl DomainEvent {
             DomainEvent::SessionCreated { session } => (session.id, None),
             DomainEvent::MessageReceived { session_id, msg_id, .. }
             | DomainEvent::MessageSent { session_id, msg_id, .. }
-            | DomainEvent::MessageFailed { session_id, msg_id, .. } => (*session_id, Some(*msg_id)),
+            | DomainEvent::MessageFailed { session_id, msg_id, .. }
+            | DomainEvent::MessageReceipt { session_id, msg_id, .. } => (*session_id, Some(*msg_id)),
             DomainEvent::Lifecycle(LifecycleEvent::MessageAccepted { session_id, msg_id, .. }) => {
                 (*session_id, Some(*msg_id))
             }
@@ -378,6 +398,23 @@ impl DomainEvent {
                 "provider_code": reason.provider_code,
                 "detail": reason.detail,
             }),
+            DomainEvent::MessageReceipt { session_id, msg_id, channel_id, provider_message_id, receipt } => {
+                let (code, reason) = match &receipt.status {
+                    ReportedStatus::Undelivered { code, reason } | ReportedStatus::Failed { code, reason } => {
+                        (code.clone(), reason.clone())
+                    }
+                    _ => (None, None),
+                };
+                json!({
+                    "session_id": session_id,
+                    "msg_id": msg_id,
+                    "channel_id": channel_id,
+                    "provider_message_id": provider_message_id,
+                    "status": receipt.status.name(),
+                    "provider_code": code,
+                    "reason": reason,
+                })
+            }
             DomainEvent::Lifecycle(e) => e.data(),
         };
         EventDetail {

@@ -198,6 +198,86 @@ impl DeliveryState {
     }
 }
 
+/// What a provider's status callback says about one of our outbound messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReportedStatus {
+    /// The provider handed it on (not final; never recorded as a receipt).
+    Sent,
+    /// Delivered to the handset / user.
+    Delivered,
+    /// Read by the user (Meta).
+    Read,
+    /// The carrier could not deliver it.
+    Undelivered {
+        /// Provider error code, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        /// Provider reason, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The provider failed it after accepting it.
+    Failed {
+        /// Provider error code, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        /// Provider reason, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl ReportedStatus {
+    /// Stable name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReportedStatus::Sent => "sent",
+            ReportedStatus::Delivered => "delivered",
+            ReportedStatus::Read => "read",
+            ReportedStatus::Undelivered { .. } => "undelivered",
+            ReportedStatus::Failed { .. } => "failed",
+        }
+    }
+
+    /// How strong the evidence is; a receipt only ever gives way to a strictly stronger one, so a
+    /// late or repeated callback never downgrades what is recorded. `sent` is 0 (not a receipt);
+    /// a carrier's failure outranks "delivered" (it is the later word on the same hop); "read"
+    /// outranks everything, because a message the customer read was delivered.
+    pub fn rank(&self) -> u8 {
+        match self {
+            ReportedStatus::Sent => 0,
+            ReportedStatus::Delivered => 1,
+            ReportedStatus::Undelivered { .. } | ReportedStatus::Failed { .. } => 2,
+            ReportedStatus::Read => 3,
+        }
+    }
+
+    /// Whether the customer did not get the message.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, ReportedStatus::Undelivered { .. } | ReportedStatus::Failed { .. })
+    }
+}
+
+/// The strongest delivery report recorded for a sent message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// What the provider reported.
+    #[serde(flatten)]
+    pub status: ReportedStatus,
+    /// When the provider says it happened.
+    pub at: Timestamp,
+}
+
+impl Receipt {
+    /// Whether this receipt should replace `current` (only a strictly stronger one does; `sent`
+    /// never does).
+    pub fn supersedes(&self, current: Option<&Receipt>) -> bool {
+        let rank = self.status.rank();
+        rank > 0 && current.is_none_or(|c| rank > c.status.rank())
+    }
+}
+
 /// A message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -228,6 +308,19 @@ pub struct Message {
     /// Outbound messages in a final state: whether the `message.sent` / `message.failed` event
     /// is out (until then the message stays in the outbox).
     pub events_published: bool,
+    /// Sent messages: the strongest delivery report the provider sent back, if any.
+    pub receipt: Option<Receipt>,
+}
+
+impl Message {
+    /// Yeastar `delivery_status` (0 sending, 1 sent, 2 failed): a sent message the carrier
+    /// reported undelivered or failed counts as failed.
+    pub fn yeastar_status(&self) -> u8 {
+        match (&self.delivery, &self.receipt) {
+            (DeliveryState::Sent { .. }, Some(r)) if r.status.is_failure() => 2,
+            (delivery, _) => delivery.yeastar_status(),
+        }
+    }
 }
 
 /// Longest text accepted for an outbound SMS (providers split it into segments; Telnyx and
@@ -272,6 +365,66 @@ mod tests {
         };
         assert_eq!(failed.yeastar_status(), 2);
         assert_eq!(failed.name(), "failed");
+    }
+
+    fn receipt(status: ReportedStatus) -> Receipt {
+        Receipt { status, at: Timestamp::from_millis(1) }
+    }
+
+    #[test]
+    fn a_receipt_only_gives_way_to_a_strictly_stronger_one() {
+        let delivered = receipt(ReportedStatus::Delivered);
+        let read = receipt(ReportedStatus::Read);
+        let failed = receipt(ReportedStatus::Failed { code: None, reason: None });
+        let undelivered = receipt(ReportedStatus::Undelivered { code: Some("30003".into()), reason: None });
+        assert!(!receipt(ReportedStatus::Sent).supersedes(None), "sent is not a receipt");
+        assert!(delivered.supersedes(None));
+        assert!(read.supersedes(Some(&delivered)));
+        assert!(failed.supersedes(Some(&delivered)));
+        assert!(read.supersedes(Some(&failed)), "read proves delivery");
+        assert!(!delivered.supersedes(Some(&read)));
+        assert!(!delivered.supersedes(Some(&delivered)), "a repeat changes nothing");
+        assert!(!undelivered.supersedes(Some(&failed)));
+        assert!(!failed.supersedes(Some(&read)));
+    }
+
+    #[test]
+    fn a_sent_message_the_carrier_failed_counts_as_failed_for_yeastar() {
+        let mut m = Message {
+            session_id: SessionId::new(1).unwrap(),
+            msg_id: MessageId::new(2).unwrap(),
+            channel_id: ChannelId::new(3).unwrap(),
+            direction: Direction::Outbound,
+            sender: Sender::Api,
+            origin: Origin::Api,
+            text: Some("hi".into()),
+            media: Vec::new(),
+            created_at: Timestamp::from_millis(1),
+            delivery: DeliveryState::Sent { provider_message_id: "x".into(), at: Timestamp::from_millis(2) },
+            attempts: 1,
+            provider_message_id: None,
+            events_published: true,
+            receipt: None,
+        };
+        assert_eq!(m.yeastar_status(), 1);
+        m.receipt = Some(receipt(ReportedStatus::Delivered));
+        assert_eq!(m.yeastar_status(), 1);
+        m.receipt = Some(receipt(ReportedStatus::Undelivered { code: None, reason: None }));
+        assert_eq!(m.yeastar_status(), 2);
+    }
+
+    #[test]
+    fn a_receipt_round_trips_through_json_with_its_status_inline() {
+        let r = Receipt {
+            status: ReportedStatus::Failed { code: Some("131026".into()), reason: Some("undeliverable".into()) },
+            at: Timestamp::from_millis(5),
+        };
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"status": "failed", "code": "131026", "reason": "undeliverable", "at": 5000})
+        );
+        assert_eq!(serde_json::from_value::<Receipt>(json).unwrap(), r);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::directory::{Extension, MessageQueue};
 use crate::events::{DomainEvent, LifecycleEvent};
 use crate::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use crate::inbound::{InboundJob, InboundKey, InboundRecord, InboundState};
-use crate::message::{FailureReason, Message, OutboundJob};
+use crate::message::{FailureReason, Message, OutboundJob, Receipt};
 use crate::provider::{ProviderRequest, ProviderResponse};
 use crate::session::{Assignment, Audience, ListOwner, Session, SessionKey, TimelineEntry, Transition};
 use crate::stats::{Counters, StatsDelta};
@@ -377,7 +377,8 @@ pub trait OutboundLedger {
     /// Gives a claim back without calling the provider (its slot was missed and the next one is
     /// far away): the message returns to `queued` and the attempt does not count.
     async fn release_claim(&self, message: &Message) -> Result<(), StoreError>;
-    /// Records the end of the claimed attempt `attempt` and moves the statistic, atomically.
+    /// Records the end of the claimed attempt `attempt` and moves the statistic, atomically; a
+    /// `Sent` result also links the provider's message id to the message (see [`ReceiptLedger`]).
     /// Returns `false` when the claim was lost meanwhile (nothing written).
     async fn record_delivery(
         &self,
@@ -391,6 +392,39 @@ pub trait OutboundLedger {
     async fn mark_events_published(&self, session: SessionId, msg: MessageId) -> Result<(), StoreError>;
     /// Moves a queued message's outbox due time (it waits in SQS for a far slot).
     async fn set_outbox_due(&self, session: SessionId, msg: MessageId, due: Timestamp) -> Result<(), StoreError>;
+}
+
+/// Where a provider message id leads, and the strongest report recorded under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRecord {
+    /// The message the id belongs to, once the sender has recorded the send (a callback can
+    /// arrive before that).
+    pub message: Option<(SessionId, MessageId)>,
+    /// The strongest report recorded under the id (this one or an earlier, stronger one).
+    pub strongest: Receipt,
+}
+
+/// Delivery receipts: providers' status reports, matched to our outbound messages by the id the
+/// provider returned when it accepted the send. [`OutboundLedger::record_delivery`] links the id
+/// to its message; a report recorded before the link waits under the id until the sender reads it.
+pub trait ReceiptLedger {
+    /// Records a report under `(channel, provider_message_id)` unless a report of equal or
+    /// greater rank is there; returns the linked message and the strongest report on record.
+    async fn record_receipt(
+        &self,
+        channel: ChannelId,
+        provider_message_id: &str,
+        receipt: &Receipt,
+    ) -> Result<ReceiptRecord, StoreError>;
+    /// The strongest report recorded under a provider id, if any.
+    async fn recorded_receipt(
+        &self,
+        channel: ChannelId,
+        provider_message_id: &str,
+    ) -> Result<Option<Receipt>, StoreError>;
+    /// Puts a receipt on a sent message unless it holds one of equal or greater rank; `true`
+    /// when it changed.
+    async fn apply_receipt(&self, session: SessionId, msg: MessageId, receipt: &Receipt) -> Result<bool, StoreError>;
 }
 
 /// Per-channel send schedule (see [`crate::pacing`]).

@@ -202,7 +202,7 @@ fn append_message(
 }
 
 impl DynamoStore {
-    fn conversation(&self) -> &str {
+    pub(crate) fn conversation(&self) -> &str {
         &self.tables.conversation
     }
 }
@@ -688,6 +688,23 @@ impl OutboundLedger for DynamoStore {
                 values,
             },
         )?];
+        if let DeliveryResult::Sent { provider_message_id } = result {
+            // the link delivery reports find the message by (a report may already wait there)
+            tx.push(update(
+                table,
+                UpdateSpec {
+                    key: keys::provider_message(message.channel_id, provider_message_id),
+                    expression: "SET session_id = :sid, msg_id = :mid, expires_at = :exp",
+                    condition: None,
+                    names: Vec::new(),
+                    values: vec![
+                        (":sid", n(message.session_id.get())),
+                        (":mid", n(message.msg_id.get())),
+                        (":exp", n(at.as_unix_seconds() + super::receipts::PROVIDER_MESSAGE_RETENTION_SECS)),
+                    ],
+                },
+            )?);
+        }
         if let Some(delta) = stats {
             tx.extend(stats_updates(table, delta)?);
         }

@@ -12,7 +12,7 @@ use domain::channel::{
 use domain::directory::{AssignmentMode, Extension, MessageQueue};
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId, WebhookToken};
 use domain::inbound::{InboundMessage, InboundRecord, InboundState, MediaRef};
-use domain::message::{DeliveryState, Direction, FailureReason, Message, Origin, Sender};
+use domain::message::{DeliveryState, Direction, FailureReason, Message, Origin, Receipt, Sender};
 use domain::phone::{BusinessNumber, CustomerAddress};
 use domain::session::{Assignment, LastMessage, ListView, Session, SessionKey, SessionOrigin, SessionStatus};
 use domain::time::Timestamp;
@@ -577,6 +577,12 @@ pub struct MessageItem {
     pub lease_until: Option<i64>,
     #[serde(default)]
     events_published: bool,
+    /// The strongest delivery report (sent messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    receipt: Option<Receipt>,
+    /// Its rank (`ReportedStatus::rank`), for the "only stronger" condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    receipt_rank: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     outbox_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -615,6 +621,8 @@ impl MessageItem {
             attempts: m.attempts,
             lease_until: None,
             events_published: m.events_published,
+            receipt: m.receipt.clone(),
+            receipt_rank: m.receipt.as_ref().map(|r| r.status.rank()),
             outbox_key: outbox_due.map(|_| keys::outbox::OUTBOUND.into()),
             outbox_due: outbox_due.map(keys::pad_time),
         }
@@ -652,6 +660,7 @@ impl MessageItem {
             attempts: self.attempts,
             provider_message_id: self.inbound_provider_id,
             events_published: self.events_published,
+            receipt: self.receipt,
         })
     }
 }
@@ -736,4 +745,19 @@ pub struct IdempotencyItem {
     pub lease_until: i64,
     /// TTL attribute (epoch seconds).
     pub expires_at: i64,
+}
+
+/// The link from a provider's message id to our message (written by the sender) and the
+/// strongest delivery report recorded under it (written by webhook-ingest).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProviderMessageItem {
+    /// The session, once the send is recorded.
+    #[serde(default)]
+    pub session_id: Option<u64>,
+    /// The message, once the send is recorded.
+    #[serde(default)]
+    pub msg_id: Option<u64>,
+    /// The strongest report.
+    #[serde(default)]
+    pub receipt: Option<Receipt>,
 }

@@ -118,6 +118,12 @@ pub fn message(session: SessionId, msg: MessageId) -> Key {
     (session_partition(session), format!("{MESSAGE_PREFIX}{}", pad(msg.get())))
 }
 
+/// The link from a provider's message id to our outbound message, with the strongest delivery
+/// report recorded under it.
+pub fn provider_message(channel: ChannelId, provider_message_id: &str) -> Key {
+    (format!("PROVIDERMSG#{channel}#{provider_message_id}"), "PROVIDERMSG".into())
+}
+
 /// Parses a message key.
 pub fn parse_message(pk: &str, sk: &str) -> Option<(SessionId, MessageId)> {
     let session = pk.strip_prefix("SESSION#")?.parse().ok()?;

@@ -11,6 +11,7 @@ pub mod errors;
 pub mod items;
 pub mod keys;
 mod pacer;
+mod receipts;
 mod security;
 
 use std::time::Duration;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::directory::Extension;
 use crate::ids::{ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId};
-use crate::message::{DeliveryState, Direction, Message, Sender};
+use crate::message::{DeliveryState, Direction, Message, ReportedStatus, SendErrorCode, Sender, prompts};
 use crate::openapi::{ApiError, Fields, parse_id_list};
 use crate::phone::CustomerAddress;
 use crate::session::{Actor, Assignment, Operation, Session, SessionStatus, TimelineEntry};
@@ -441,9 +441,21 @@ pub fn message_record(m: &Message) -> Value {
             json!({"user_id": 0, "user_no": "api", "user_type": user_type::API, "avatar": "", "username": ""})
         }
     };
-    let (send_error, send_error_msg, prompt) = match &m.delivery {
-        DeliveryState::Failed { reason, .. } => {
+    let (send_error, send_error_msg, prompt) = match (&m.delivery, m.receipt.as_ref().map(|r| &r.status)) {
+        (DeliveryState::Failed { reason, .. }, _) => {
             (reason.code.as_str(), reason.detail.clone().unwrap_or_default(), reason.prompt.clone())
+        }
+        // accepted, then the carrier reported it undelivered or failed
+        (
+            DeliveryState::Sent { .. },
+            Some(ReportedStatus::Undelivered { code, reason } | ReportedStatus::Failed { code, reason }),
+        ) => {
+            let detail = match (code, reason) {
+                (Some(code), Some(reason)) => format!("{code}: {reason}"),
+                (Some(text), None) | (None, Some(text)) => text.clone(),
+                (None, None) => String::new(),
+            };
+            (SendErrorCode::SendFail.as_str(), detail, prompts::FAILED_TO_SEND.to_owned())
         }
         _ => ("", String::new(), String::new()),
     };
@@ -461,7 +473,7 @@ pub fn message_record(m: &Message) -> Value {
     json!({
         "session_id": m.session_id,
         "msg_id": m.msg_id,
-        "delivery_status": m.delivery.yeastar_status(),
+        "delivery_status": m.yeastar_status(),
         "sender": sender,
         "msg_kind": 0,
         "msg_type": 0,
@@ -478,6 +490,8 @@ pub fn message_record(m: &Message) -> Value {
         "direction": m.direction,
         "state": m.delivery.name(),
         "attempts": m.attempts,
+        "receipt": m.receipt.as_ref().map(|r| r.status.name()),
+        "receipt_time": m.receipt.as_ref().map(|r| r.at.as_unix_seconds()),
     })
 }
 

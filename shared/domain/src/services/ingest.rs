@@ -4,7 +4,8 @@
 //! a rejected request changes nothing; the record is stored before the webhook is acknowledged,
 //! so an acknowledged message is never lost; a repeated delivery finds its record and changes
 //! nothing. If handing the record to the routing queue fails, the webhook is still acknowledged:
-//! the record sits in the outbox and the reconciler hands it on.
+//! the record sits in the outbox and the reconciler hands it on. Delivery reports are applied to
+//! our outbound messages (see [`crate::services::receipts`]) after the messages are stored.
 
 use tracing::{info, warn};
 
@@ -12,7 +13,8 @@ use crate::channel::Provider;
 use crate::ids::WebhookToken;
 use crate::inbound::{InboundJob, InboundKey, InboundMessage, InboundRecord, InboundState};
 use crate::phone::BusinessNumber;
-use crate::ports::{ChannelReader, Clock, InboundQueue, Inbox, InboxInsert, StoreError};
+use crate::ports::{ChannelReader, Clock, EventPublisher, InboundQueue, Inbox, InboxInsert, ReceiptLedger, StoreError};
+use crate::services::receipts::{self, ReportOutcome};
 use crate::webhook::{self, Headers, WebhookEvent, WebhookInput, WebhookRejection};
 
 /// An HTTP request to `/api/v1.0/webhook/{provider}/{token}` as the domain sees it.
@@ -31,13 +33,17 @@ pub struct WebhookRequest<'a> {
 }
 
 /// The ports ingest uses.
-pub struct IngestPorts<'a, C, I, Q, K> {
+pub struct IngestPorts<'a, C, I, Q, R, E, K> {
     /// Channel lookup by webhook.
     pub channels: &'a C,
     /// The inbox.
     pub inbox: &'a I,
     /// The routing queue.
     pub queue: &'a Q,
+    /// Delivery receipts.
+    pub receipts: &'a R,
+    /// The event bus (receipt events).
+    pub events: &'a E,
     /// Time.
     pub clock: &'a K,
 }
@@ -47,8 +53,8 @@ pub struct IngestPorts<'a, C, I, Q, K> {
 pub struct IngestOutcome {
     /// Each message it carried.
     pub messages: Vec<StoredMessage>,
-    /// How many delivery reports it carried.
-    pub status_reports: usize,
+    /// What became of each delivery report it carried.
+    pub reports: Vec<ReportOutcome>,
 }
 
 /// What happened to one message of an accepted webhook.
@@ -81,8 +87,8 @@ pub enum IngestError {
 
 /// Answers a provider's subscription handshake on the webhook URL (Meta's `GET` with
 /// `hub.mode`, `hub.verify_token`, `hub.challenge`): the challenge to echo.
-pub async fn handshake<C, I, Q, K>(
-    ports: &IngestPorts<'_, C, I, Q, K>,
+pub async fn handshake<C, I, Q, R, E, K>(
+    ports: &IngestPorts<'_, C, I, Q, R, E, K>,
     provider: &str,
     token: &str,
     query: &str,
@@ -103,8 +109,8 @@ where
 }
 
 /// Runs the use case.
-pub async fn ingest_webhook<C, I, Q, K>(
-    ports: &IngestPorts<'_, C, I, Q, K>,
+pub async fn ingest_webhook<C, I, Q, R, E, K>(
+    ports: &IngestPorts<'_, C, I, Q, R, E, K>,
     max_body_bytes: usize,
     request: WebhookRequest<'_>,
 ) -> Result<IngestOutcome, IngestError>
@@ -112,6 +118,8 @@ where
     C: ChannelReader,
     I: Inbox,
     Q: InboundQueue,
+    R: ReceiptLedger,
+    E: EventPublisher,
     K: Clock,
 {
     if request.body.len() > max_body_bytes {
@@ -171,14 +179,15 @@ where
     for record in &records {
         outcomes.push(store_one(ports, record).await?);
     }
+    let mut applied = Vec::with_capacity(reports.len());
     for report in &reports {
-        info!(channel_id = %channel.id, provider_message_id = report.provider_message_id.as_str(), "status report received");
+        applied.push(receipts::apply_report(ports.receipts, ports.events, channel.id, report).await?);
     }
-    Ok(IngestOutcome { messages: outcomes, status_reports: reports.len() })
+    Ok(IngestOutcome { messages: outcomes, reports: applied })
 }
 
-async fn store_one<C, I, Q, K>(
-    ports: &IngestPorts<'_, C, I, Q, K>,
+async fn store_one<C, I, Q, R, E, K>(
+    ports: &IngestPorts<'_, C, I, Q, R, E, K>,
     record: &InboundRecord,
 ) -> Result<StoredMessage, IngestError>
 where

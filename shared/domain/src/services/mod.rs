@@ -8,6 +8,7 @@ pub mod admin;
 pub mod idempotency;
 pub mod ingest;
 pub mod outbox;
+pub mod receipts;
 pub mod routing;
 pub mod sending;
 pub mod sessions;

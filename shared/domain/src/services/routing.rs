@@ -175,6 +175,7 @@ where
                 attempts: 0,
                 provider_message_id: Some(inbound.provider_message_id.as_str().to_owned()),
                 events_published: true,
+                receipt: None,
             },
             stats: StatsDelta {
                 channel_id: record.key.channel_id,

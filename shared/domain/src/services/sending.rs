@@ -23,9 +23,11 @@ use crate::pacing::{self, SlotDecision};
 use crate::phone::CustomerAddress;
 use crate::ports::{
     AssignmentChange, ChannelReader, Clock, DeliveryResult, EventPublisher, OutboundCommit, OutboundCommitOutcome,
-    OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory, SendClaim, Sequences, SessionStore, StoreError,
+    OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory, ReceiptLedger, SendClaim, Sequences,
+    SessionStore, StoreError,
 };
 use crate::provider::{self, OutboundContent, ProviderEndpoints, SendOutcome};
+use crate::services::receipts;
 use crate::session::{
     Actor, Assignment, LastMessage, Operation, Refusal, ReplyEffect, ReplyWindow, Session, SessionKey, TimelineEntry,
     reply_window,
@@ -284,6 +286,7 @@ where
             attempts: 0,
             provider_message_id: None,
             events_published: false,
+            receipt: None,
         };
         let accepted = LifecycleEvent::MessageAccepted {
             session_id,
@@ -412,7 +415,7 @@ pub async fn deliver<L, S, C, P, O, H, E, K>(
     job: &OutboundJob,
 ) -> Result<DeliveryOutcome, DeliveryError>
 where
-    L: OutboundLedger,
+    L: OutboundLedger + ReceiptLedger,
     S: SessionStore,
     C: ChannelReader,
     P: Pacer,
@@ -564,7 +567,7 @@ async fn fail_without_call<L, S, C, P, O, H, E, K>(
     reason: FailureReason,
 ) -> Result<DeliveryOutcome, DeliveryError>
 where
-    L: OutboundLedger,
+    L: OutboundLedger + ReceiptLedger,
     E: EventPublisher,
     K: Clock,
 {
@@ -593,7 +596,7 @@ async fn finish<L, S, C, P, O, H, E, K>(
     result: DeliveryResult,
 ) -> Result<DeliveryOutcome, DeliveryError>
 where
-    L: OutboundLedger,
+    L: OutboundLedger + ReceiptLedger,
     E: EventPublisher,
     K: Clock,
 {
@@ -645,7 +648,7 @@ async fn announce_final<L, S, C, P, O, H, E, K>(
     message: &Message,
 ) -> Result<(), DeliveryError>
 where
-    L: OutboundLedger,
+    L: OutboundLedger + ReceiptLedger,
     E: EventPublisher,
 {
     let event = match &message.delivery {
@@ -666,6 +669,9 @@ where
         _ => return Ok(()),
     };
     ports.events.publish(&[event]).await?;
+    // A delivery report that beat this write waits under the provider id: apply it before the
+    // message leaves the outbox, so a crash here leaves it to the next attempt.
+    receipts::settle_after_send(ports.ledger, ports.events, message).await?;
     ports.ledger.mark_events_published(message.session_id, message.msg_id).await?;
     Ok(())
 }

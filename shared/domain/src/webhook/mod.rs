@@ -53,30 +53,7 @@ pub struct ParsedMessage {
     pub display_name: Option<String>,
 }
 
-/// What a status callback says about one of our outbound messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReportedStatus {
-    /// The provider handed it on (not final).
-    Sent,
-    /// Delivered to the handset / user.
-    Delivered,
-    /// Read by the user (Meta).
-    Read,
-    /// The carrier could not deliver it.
-    Undelivered {
-        /// Provider error code, if given.
-        code: Option<String>,
-        /// Provider reason, if given.
-        reason: Option<String>,
-    },
-    /// The provider failed it after accepting it.
-    Failed {
-        /// Provider error code, if given.
-        code: Option<String>,
-        /// Provider reason, if given.
-        reason: Option<String>,
-    },
-}
+pub use crate::message::ReportedStatus;
 
 /// A delivery report for an outbound message, keyed by the id the provider returned on send.
 #[derive(Debug, Clone, PartialEq, Eq)]
