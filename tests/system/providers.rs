@@ -109,6 +109,11 @@ async fn twilio_sms_is_verified_routed_and_answered_on_twilios_wire_format() {
     assert!(sent.contains(&("To".into(), "+15005550006".into())), "{sent:?}");
     assert!(sent.contains(&("From".into(), "+14155550100".into())), "{sent:?}");
     assert!(sent.contains(&("Body".into(), "Hi! How can we help?".into())), "{sent:?}");
+    // Twilio is asked to report the message's status on the channel's webhook URL (under the
+    // deployment's public base URL; here the API's default execute-api address)
+    let webhook_path = &webhook[webhook.find("/api/v1.0/webhook/").unwrap()..];
+    let callback = sent.iter().find(|(k, _)| k == "StatusCallback").map(|(_, v)| v.clone()).unwrap_or_default();
+    assert!(callback.starts_with("https://") && callback.ends_with(webhook_path), "{callback} vs {webhook_path}");
     assert_eq!(t.sandbox.provider_calls().len(), 1, "one call per reply");
     eventually(SETTLE, "the reply recorded as sent", || async {
         let history = t.history(&agent, session).await;

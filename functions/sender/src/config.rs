@@ -21,12 +21,15 @@ pub struct Config {
     /// Where the providers' APIs are: the real ones, or all at `PROVIDER_API_BASE_URL` when set
     /// (a local stack's sandbox provider).
     pub endpoints: ProviderEndpoints,
+    /// The public base URL of our webhooks (`CALLBACK_BASE_URL`): providers that take a status
+    /// callback URL per message are given the channel's webhook URL under it.
+    pub callback_base_url: Option<String>,
 }
 
 impl Config {
     /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `OUTBOUND_QUEUE_URL`,
     /// `EVENT_BUS_NAME`, `SENDER_MAX_ATTEMPTS`, `SENDER_RETRY_BASE_SECONDS`, optional
-    /// `PROVIDER_API_BASE_URL`.
+    /// `PROVIDER_API_BASE_URL`, `CALLBACK_BASE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let max_attempts: u32 = parsed("SENDER_MAX_ATTEMPTS")?;
         let base_seconds: u64 = parsed("SENDER_RETRY_BASE_SECONDS")?;
@@ -45,6 +48,9 @@ impl Config {
             endpoints: optional("PROVIDER_API_BASE_URL")
                 .filter(|u| !u.trim().is_empty())
                 .map_or_else(ProviderEndpoints::default, |base| ProviderEndpoints::all_at(&base)),
+            callback_base_url: optional("CALLBACK_BASE_URL")
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+                .filter(|u| !u.is_empty()),
         })
     }
 }

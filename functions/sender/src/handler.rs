@@ -30,6 +30,8 @@ pub struct Deps<S, O, H, E, K> {
     pub retry: RetryPolicy,
     /// Where the providers' APIs are.
     pub endpoints: ProviderEndpoints,
+    /// The public base URL of our webhooks (status callbacks are asked for under it).
+    pub callback_base_url: Option<String>,
 }
 
 /// Handles one batch.
@@ -54,6 +56,7 @@ where
         events: &deps.events,
         clock: &deps.clock,
         endpoints: &deps.endpoints,
+        callback_base: deps.callback_base_url.as_deref(),
     };
     Ok(process_batch(event.payload, |job: OutboundJob| {
         let ports = &ports;
@@ -104,6 +107,7 @@ mod tests {
             clock,
             retry: RetryPolicy { max_attempts: 3, base_delay: Duration::from_secs(2) },
             endpoints: ProviderEndpoints::default(),
+            callback_base_url: Some("https://sms.example.com".into()),
         };
         {
             let channel = general_channel(

@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
         clock: SystemClock,
         retry: config.retry,
         endpoints: config.endpoints,
+        callback_base_url: config.callback_base_url,
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
 }

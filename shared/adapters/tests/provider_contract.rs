@@ -181,12 +181,26 @@ const TOO_FREQUENT: &str = "Too frequent operations. Please try again later.";
 
 /// A text with a file, from the business number to the customer.
 fn text_and_file() -> OutboundContent<'static> {
-    OutboundContent { from: FROM, to: TO, text: Some(TEXT), media_urls: vec![MEDIA], human_agent_tag: false }
+    OutboundContent {
+        from: FROM,
+        to: TO,
+        text: Some(TEXT),
+        media_urls: vec![MEDIA],
+        human_agent_tag: false,
+        status_callback: None,
+    }
 }
 
 /// A text only.
 fn text_only() -> OutboundContent<'static> {
-    OutboundContent { from: FROM, to: TO, text: Some(TEXT), media_urls: Vec::new(), human_agent_tag: false }
+    OutboundContent {
+        from: FROM,
+        to: TO,
+        text: Some(TEXT),
+        media_urls: Vec::new(),
+        human_agent_tag: false,
+        status_callback: None,
+    }
 }
 
 /// A channel's credentials through the real codec, with the values of events/<slug>.credentials.json
@@ -1003,7 +1017,14 @@ async fn apidaze_send_call_carries_its_keys_in_the_url_and_its_answers_classify(
     run_cases(&stub, Provider::Apidaze, &request, &wire, cases).await;
 
     // A file without text carries the channel's accompanying text.
-    let file_only = OutboundContent { from: FROM, to: TO, text: None, media_urls: vec![MEDIA], human_agent_tag: false };
+    let file_only = OutboundContent {
+        from: FROM,
+        to: TO,
+        text: None,
+        media_urls: vec![MEDIA],
+        human_agent_tag: false,
+        status_callback: None,
+    };
     let request = send_request(&creds, &stub.endpoints(), &file_only);
     let (seen, _, _) = stub.exchange(Provider::Apidaze, &request, Answer::json(200, r#"{"success":true}"#)).await;
     assert_wire(
@@ -1239,8 +1260,14 @@ async fn whatsapp_send_call_is_a_bearer_cloud_api_post_and_its_answers_classify(
 async fn messenger_send_call_is_a_bearer_send_api_post_and_its_answers_classify() {
     let stub = Stub::start().await;
     let creds = credentials(Provider::Facebook, &stub.base);
-    let reply =
-        OutboundContent { from: PAGE_ID, to: PSID, text: Some(TEXT), media_urls: Vec::new(), human_agent_tag: false };
+    let reply = OutboundContent {
+        from: PAGE_ID,
+        to: PSID,
+        text: Some(TEXT),
+        media_urls: Vec::new(),
+        human_agent_tag: false,
+        status_callback: None,
+    };
     let request = send_request(&creds, &stub.endpoints(), &reply);
     let wire = Wire {
         target: "/v21.0/110987654321098/messages",
@@ -1348,7 +1375,14 @@ async fn messenger_send_call_is_a_bearer_send_api_post_and_its_answers_classify(
     assert_eq!(outcome, SendOutcome::Accepted { provider_message_id: "m_late".into() });
 
     // A file: one attachment, by extension an image.
-    let file = OutboundContent { from: PAGE_ID, to: PSID, text: None, media_urls: vec![MEDIA], human_agent_tag: false };
+    let file = OutboundContent {
+        from: PAGE_ID,
+        to: PSID,
+        text: None,
+        media_urls: vec![MEDIA],
+        human_agent_tag: false,
+        status_callback: None,
+    };
     let (seen, _, _) = stub.exchange(Provider::Facebook, &send_request(&creds, &stub.endpoints(), &file), ok()).await;
     assert_wire(
         "facebook / attachment",
@@ -1382,6 +1416,7 @@ async fn every_providers_send_to_a_closed_port_is_no_response_and_retries() {
                 text: Some(TEXT),
                 media_urls: Vec::new(),
                 human_agent_tag: false,
+                status_callback: None,
             },
             _ => text_and_file(),
         };
@@ -1430,4 +1465,43 @@ async fn a_redirect_is_not_followed_and_the_send_does_not_count_as_accepted() {
     let (_, response, outcome) = stub.exchange(Provider::Twilio, &request, moved).await;
     assert!(matches!(response, ProviderResponse::Http { status: 307, .. }), "{response:?}");
     assert!(!matches!(outcome, SendOutcome::Accepted { .. }), "{outcome:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status-callback URL per message: Twilio `StatusCallback`, Telnyx `webhook_url`, Flowroute
+// `dlr_callback` (provider-contracts.md §1, §3, §5); SIPTRUNK takes none
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn providers_that_take_a_status_callback_url_per_message_are_given_the_channels_webhook() {
+    const CALLBACK: &str = "https://sms.example.com/api/v1.0/webhook/twilio/aaaabbbbccccddddeeeeffff00001111";
+    let stub = Stub::start().await;
+    let content = OutboundContent { status_callback: Some(CALLBACK), ..text_only() };
+    let seen = |provider: Provider| {
+        let request = send_request(&credentials(provider, &stub.base), &stub.endpoints(), &content);
+        let stub = &stub;
+        async move {
+            let answer = Answer::json(202, r#"{"sid":"SM1","data":{"id":"x"}}"#);
+            let (seen, _, _) = stub.exchange(provider, &request, answer).await;
+            String::from_utf8(seen.body).unwrap()
+        }
+    };
+    assert_eq!(
+        seen(Provider::Twilio).await,
+        "To=%2B14155550123&From=%2B14102161183&Body=Hi+%26+welcome%2C+100%25+ready%3F\
+         &StatusCallback=https%3A%2F%2Fsms.example.com%2Fapi%2Fv1.0%2Fwebhook%2Ftwilio%2Faaaabbbbccccddddeeeeffff00001111"
+    );
+    let telnyx: Value = serde_json::from_str(&seen(Provider::Telnyx).await).unwrap();
+    assert_eq!(
+        telnyx,
+        json!({"from": "+14102161183", "to": "+14155550123", "text": "Hi & welcome, 100% ready?", "webhook_url": CALLBACK})
+    );
+    let flowroute: Value = serde_json::from_str(&seen(Provider::Flowroute).await).unwrap();
+    assert_eq!(
+        flowroute,
+        json!({"data": {"type": "message", "attributes": {"to": "14155550123", "from": "14102161183",
+            "body": "Hi & welcome, 100% ready?", "dlr_callback": CALLBACK}}})
+    );
+    let siptrunk: Value = serde_json::from_str(&seen(Provider::Siptrunk).await).unwrap();
+    assert_eq!(siptrunk["data"]["attributes"].get("dlr_callback"), None, "SIPTRUNK documents no such field");
 }

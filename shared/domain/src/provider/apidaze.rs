@@ -147,6 +147,7 @@ mod tests {
                 text: Some("Hello world!"),
                 media_urls: vec![],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -167,6 +168,7 @@ mod tests {
                 text: None,
                 media_urls: vec!["https://pbx.example.com/f.png"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/API_KEY/sms/send?api_secret=API_SECRET");
@@ -188,6 +190,7 @@ mod tests {
                 text: Some("Look"),
                 media_urls: vec!["https://a.example/1.png", "https://a.example/2.png"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.url, "https://api.apidaze.io/k%20y/sms/send?api_secret=s%26t");

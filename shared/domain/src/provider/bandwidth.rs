@@ -162,6 +162,7 @@ mod tests {
                 text: Some("Hello world"),
                 media_urls: vec![],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -189,6 +190,7 @@ mod tests {
                 text: None,
                 media_urls: vec!["https://pbx.example.com/a.png"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/api/v2/users/99%2000%2F0/messages");

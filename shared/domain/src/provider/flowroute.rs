@@ -3,7 +3,7 @@
 //!
 //! Request: `POST {endpoints.flowroute}/v2.1/messages`, HTTP Basic `access_key:secret_key`,
 //! `Content-Type: application/vnd.api+json`, `Accept: application/vnd.api+json`, JSON:API body
-//! `{"data":{"type":"message","attributes":{"to","from","body"?,"is_mms"?,"media_urls"?}}}` with the
+//! `{"data":{"type":"message","attributes":{"to","from","body"?,"is_mms"?,"media_urls"?,"dlr_callback"?}}}` with the
 //! numbers as digits without `+` (Flowroute writes NANP numbers as 11 digits, `1NPANXXXXXX`).
 //! `is_mms` is the string `"true"` and goes, with `media_urls`, only on MMS (as in the SDK README
 //! [SDK flowroute/flowroute-sdk-v3-python README.md]). Success: `202 Accepted` with
@@ -75,6 +75,10 @@ pub(crate) fn jsonapi_message_body(content: &OutboundContent<'_>, plus: bool) ->
     if !content.media_urls.is_empty() {
         attributes.insert("is_mms".into(), Value::from("true"));
         attributes.insert("media_urls".into(), json!(content.media_urls));
+    }
+    // Flowroute's per-message delivery-receipt URL (swagger `dlr_callback`); SIPTRUNK has none.
+    if let Some(url) = content.status_callback.filter(|_| !plus) {
+        attributes.insert("dlr_callback".into(), Value::from(url));
     }
     json!({"data": {"type": "message", "attributes": Value::Object(attributes)}}).to_string()
 }
@@ -235,7 +239,14 @@ pub(crate) mod tests {
     }
 
     fn content<'a>(text: Option<&'a str>, media: Vec<&'a str>) -> OutboundContent<'a> {
-        OutboundContent { from: "+12066418000", to: "+18553569768", text, media_urls: media, human_agent_tag: false }
+        OutboundContent {
+            from: "+12066418000",
+            to: "+18553569768",
+            text,
+            media_urls: media,
+            human_agent_tag: false,
+            status_callback: None,
+        }
     }
 
     #[test]

@@ -175,6 +175,7 @@ mod tests {
                 text: Some("Hello, World!"),
                 media_urls: vec![],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -197,6 +198,7 @@ mod tests {
                 text: None,
                 media_urls: vec!["https://pbx.example.com/api/chat/70dee7e2f95041ca890f222ace06c2dc"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         let v: Value = serde_json::from_slice(&req.body.unwrap().1).unwrap();

@@ -313,7 +313,7 @@ mod tests {
     }
 
     fn content<'a>(from: &'a str, to: &'a str, text: Option<&'a str>, media: Vec<&'a str>) -> OutboundContent<'a> {
-        OutboundContent { from, to, text, media_urls: media, human_agent_tag: false }
+        OutboundContent { from, to, text, media_urls: media, human_agent_tag: false, status_callback: None }
     }
 
     fn body_of(req: &ProviderRequest) -> Value {

@@ -116,6 +116,11 @@ pub struct OutboundContent<'a> {
     /// Messenger only: the customer's last message is 24 h to 7 days old, so the reply goes
     /// out as `MESSAGE_TAG` / `HUMAN_AGENT` (seed 001 L8113-8124).
     pub human_agent_tag: bool,
+    /// Where the provider should post this message's status callbacks (the channel's webhook
+    /// URL), for providers that take it per message: Twilio `StatusCallback`, Telnyx
+    /// `webhook_url`, Flowroute `dlr_callback`. Others report to the URL configured on their
+    /// side (docs/providers.md).
+    pub status_callback: Option<&'a str>,
 }
 
 /// Base URLs of the providers' REST APIs. The defaults are the real ones; a deployment (or a

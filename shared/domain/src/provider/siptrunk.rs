@@ -101,6 +101,7 @@ mod tests {
                 text: Some("Hi"),
                 media_urls: vec![],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -125,6 +126,7 @@ mod tests {
                 text: None,
                 media_urls: vec!["https://pbx.example.com/f.png"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/");

@@ -134,6 +134,7 @@ mod tests {
                 text: Some("You are awesome"),
                 media_urls: vec![],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -155,6 +156,7 @@ mod tests {
                 text: None,
                 media_urls: vec!["https://media.example.com/a.gif"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/v1/out?from=15558004321");

@@ -59,6 +59,9 @@ pub fn send_request(
         body.insert("text".into(), Value::from(text));
     }
     body.insert("to".into(), Value::from(content.to));
+    if let Some(url) = content.status_callback {
+        body.insert("webhook_url".into(), Value::from(url));
+    }
     ProviderRequest {
         method: HttpMethod::Post,
         url: format!("{}/v2/messages", endpoints.telnyx.trim_end_matches('/')),
@@ -193,6 +196,7 @@ mod tests {
                 text: Some("Hello, World!"),
                 media_urls: vec!["https://pbx.example.com/a.png"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -219,6 +223,7 @@ mod tests {
                 text: Some("Hi"),
                 media_urls: vec![],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9000/v2/messages");

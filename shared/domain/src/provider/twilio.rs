@@ -54,6 +54,9 @@ pub fn send_request(
     for url in &content.media_urls {
         form.append_pair("MediaUrl", url);
     }
+    if let Some(url) = content.status_callback {
+        form.append_pair("StatusCallback", url);
+    }
     ProviderRequest {
         method: HttpMethod::Post,
         url: format!(
@@ -177,6 +180,7 @@ mod tests {
                 text: Some("Hi & welcome, 100% ready?"),
                 media_urls: vec!["https://pbx.example.com/a.png?x=1&y=2", "https://pbx.example.com/b.pdf"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -204,6 +208,7 @@ mod tests {
                 text: None,
                 media_urls: vec![],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.url, format!("http://127.0.0.1:9000/2010-04-01/Accounts/{SID}/Messages.json"));

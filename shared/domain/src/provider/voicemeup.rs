@@ -151,6 +151,7 @@ mod tests {
                 text: Some("Hello from us"),
                 media_urls: vec![],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -175,6 +176,7 @@ mod tests {
                 text: None,
                 media_urls: vec!["https://a.example/1.jpg", "https://a.example/2.jpg"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/api/v1.1/json/queue_sms");
@@ -191,6 +193,7 @@ mod tests {
                 text: None,
                 media_urls: vec!["https://a.example/1.jpg"],
                 human_agent_tag: false,
+                status_callback: None,
             },
         );
         let body = String::from_utf8(single.body.unwrap().1).unwrap();

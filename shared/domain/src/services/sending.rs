@@ -34,6 +34,7 @@ use crate::session::{
 };
 use crate::stats::{Counter, StatsDelta};
 use crate::time::Timestamp;
+use crate::webhook;
 
 /// How long after acceptance the outbox hands a message on if its queue message was lost.
 pub const OUTBOX_GRACE: Duration = Duration::from_secs(120);
@@ -362,6 +363,9 @@ pub struct DeliveryPorts<'a, L, S, C, P, O, H, E, K> {
     pub clock: &'a K,
     /// Where the providers' APIs are.
     pub endpoints: &'a ProviderEndpoints,
+    /// The public base URL providers reach our webhooks on (`PUBLIC_BASE_URL`): status callbacks
+    /// are asked for on the channel's webhook URL under it. `None`: the provider's own setting.
+    pub callback_base: Option<&'a str>,
 }
 
 /// Retry settings.
@@ -515,6 +519,9 @@ where
     };
     let number = Some(session.key.business_number.as_str());
 
+    let status_callback = ports
+        .callback_base
+        .map(|base| webhook::public_url(base, channel.provider().slug(), channel.webhook_token.as_str(), None));
     let content = OutboundContent {
         from: session.key.business_number.as_str(),
         to: session.key.customer.as_str(),
@@ -523,6 +530,7 @@ where
         // decided when the call is made: a reply accepted inside 24 h may go out after
         human_agent_tag: reply_window(session.channel_type, session.last_customer_message_at, ports.clock.now())
             == Ok(ReplyWindow::HumanAgentTag),
+        status_callback: status_callback.as_deref(),
     };
     let response =
         ports.provider.execute(&provider::send_request(&channel.credentials, ports.endpoints, &content)).await;
