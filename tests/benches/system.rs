@@ -26,6 +26,7 @@ const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
             ("DIRECTORY_TABLE_NAME", "d"),
             ("CONVERSATION_TABLE_NAME", "c"),
             ("INBOUND_QUEUE_URL", "http://127.0.0.1:9/q"),
+            ("EVENT_BUS_NAME", "b"),
             ("MAX_WEBHOOK_BODY_BYTES", "262144"),
         ],
     ),
@@ -68,8 +69,10 @@ const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
             ("CONVERSATION_TABLE_NAME", "c"),
             ("INBOUND_QUEUE_URL", "http://127.0.0.1:9/q"),
             ("OUTBOUND_QUEUE_URL", "http://127.0.0.1:9/q"),
+            ("EVENT_BUS_NAME", "b"),
         ],
     ),
+    ("auto-close", &[("DIRECTORY_TABLE_NAME", "d"), ("CONVERSATION_TABLE_NAME", "c"), ("EVENT_BUS_NAME", "b")]),
 ];
 
 #[tokio::main]

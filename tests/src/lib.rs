@@ -214,8 +214,34 @@ impl TestStack {
         self.create_general_channel(admin, send_rate, dids).await
     }
 
+    /// Like [`TestStack::general_channel`], with more `message_channel/create` fields (e.g.
+    /// `auto_close_session`).
+    pub async fn general_channel_with(
+        &self,
+        admin: &str,
+        send_rate: u16,
+        dids: &[(&str, &str, u64)],
+        extra: Value,
+    ) -> (u64, String) {
+        let dids: Vec<Value> = dids
+            .iter()
+            .map(|(number, kind, id)| json!({"did_number": number, "destination_type": kind, "destination_id": id.to_string()}))
+            .collect();
+        self.create_general_channel_with(admin, send_rate, dids, extra).await
+    }
+
     async fn create_general_channel(&self, admin: &str, send_rate: u16, dids: Vec<Value>) -> (u64, String) {
-        let body = json!({
+        self.create_general_channel_with(admin, send_rate, dids, json!({})).await
+    }
+
+    async fn create_general_channel_with(
+        &self,
+        admin: &str,
+        send_rate: u16,
+        dids: Vec<Value>,
+        extra: Value,
+    ) -> (u64, String) {
+        let mut body = json!({
             "name": "Sandbox General",
             "webhook_url_type": "nat",
             "channel": "general",
@@ -228,6 +254,9 @@ impl TestStack {
             "send_rate": send_rate,
             "dids": dids
         });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
         let reply = self.post("message_channel/create", Some(admin), &body).await;
         assert_eq!(reply["errcode"], 0, "message_channel/create: {reply}");
         let id = reply["id"].as_u64().unwrap();

@@ -15,10 +15,10 @@ use domain::inbound::{self, InboundJob, InboundKey, InboundRecord, InboundState}
 use domain::message::{DeliveryState, Message, Origin, OutboundJob, Receipt};
 use domain::ports::{
     AssignmentChange, ChangeRecord, ChannelConflict, ChannelReader, ChannelWriter, Clock, DeliveryResult,
-    EventPublisher, ExtensionConflict, ExtensionDirectory, IdempotencyStart, IdempotencyStore, InboundCommit,
-    InboundCommitOutcome, InboundQueue, Inbox, InboxInsert, OutboundCommit, OutboundCommitOutcome, OutboundLedger,
-    OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp, QueueDirectory, Random, ReceiptLedger, ReceiptRecord,
-    SendClaim, Sequences, SessionList, SessionStore, SessionTarget, StatsReader, StoreError, TokenStore,
+    EventPublisher, ExtensionConflict, ExtensionDirectory, IdempotencyStart, IdempotencyStore, InactiveSessions,
+    InboundCommit, InboundCommitOutcome, InboundQueue, Inbox, InboxInsert, OutboundCommit, OutboundCommitOutcome,
+    OutboundLedger, OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp, QueueDirectory, Random, ReceiptLedger,
+    ReceiptRecord, SendClaim, Sequences, SessionList, SessionStore, SessionTarget, StatsReader, StoreError, TokenStore,
     TransitionOutcome,
 };
 use domain::provider::{ProviderRequest, ProviderResponse};
@@ -604,6 +604,26 @@ impl OutboundLedger for InMemoryStore {
             stored.outbox_due = Some(due);
         }
         Ok(())
+    }
+}
+
+impl InactiveSessions for InMemoryStore {
+    async fn inactive_sessions(
+        &self,
+        channel: ChannelId,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Session>, StoreError> {
+        let s = lock(&self.state);
+        let mut due: Vec<Session> = s
+            .sessions
+            .values()
+            .filter(|x| x.key.channel_id == channel && x.is_open() && x.last_activity_at <= cutoff)
+            .cloned()
+            .collect();
+        due.sort_by_key(|x| x.last_activity_at);
+        due.truncate(limit);
+        Ok(due)
     }
 }
 

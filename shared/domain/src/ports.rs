@@ -328,6 +328,18 @@ pub trait SessionStore {
     async fn timeline(&self, session: SessionId) -> Result<Vec<TimelineEntry>, StoreError>;
 }
 
+/// The sessions auto-close looks at (an index over open sessions by channel and last activity).
+pub trait InactiveSessions {
+    /// Open sessions of `channel` whose last message (either direction) is at or before `cutoff`,
+    /// least recently active first, at most `limit`. Reads only those sessions.
+    async fn inactive_sessions(
+        &self,
+        channel: ChannelId,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Session>, StoreError>;
+}
+
 /// Result of claiming a message for a provider call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendClaim {

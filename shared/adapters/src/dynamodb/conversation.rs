@@ -11,9 +11,9 @@ use domain::ids::{ChannelId, MessageId, SessionId};
 use domain::inbound::{self, InboundKey, InboundRecord};
 use domain::message::{Message, Origin, OutboundJob};
 use domain::ports::{
-    AssignmentChange, ChangeRecord, DeliveryResult, InboundCommit, InboundCommitOutcome, Inbox, InboxInsert,
-    OutboundCommit, OutboundCommitOutcome, OutboundLedger, Outbox, OutboxEntry, SendClaim, SessionList, SessionStore,
-    SessionTarget, StatsReader, StoreError, TransitionOutcome,
+    AssignmentChange, ChangeRecord, DeliveryResult, InactiveSessions, InboundCommit, InboundCommitOutcome, Inbox,
+    InboxInsert, OutboundCommit, OutboundCommitOutcome, OutboundLedger, Outbox, OutboxEntry, SendClaim, SessionList,
+    SessionStore, SessionTarget, StatsReader, StoreError, TransitionOutcome,
 };
 use domain::session::{Assignment, Audience, LastMessage, Session, SessionKey, TimelineEntry, Transition};
 use domain::stats::{Counters, StatsDelta};
@@ -173,10 +173,11 @@ fn append_message(
     let unread = if last.inbound { "if_not_exists(#unread, :zero) + :one" } else { ":zero" };
     let inbound_at = if last.inbound { ", last_inbound_at = :at" } else { "" };
     let expression = format!(
-        "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{inbound_at}{recent_clause}"
+        "SET last_activity_at = :at, activity_sort = :asort, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{inbound_at}{recent_clause}"
     );
     let mut values = vec![
         (":at", n(last.at.as_micros())),
+        (":asort", s(keys::pad_time(last.at))),
         (":ak", s(keys::activity_key(last.msg_id.get()))),
         (":lm", attr(last)?),
         (":zero", n(0)),
@@ -365,6 +366,7 @@ impl SessionStore for DynamoStore {
             AssignmentChange::TakeFromQueue { queue, agent, entry, event } => {
                 let values = vec![
                     (":at", n(at.as_micros())),
+                    (":asort", s(keys::pad_time(at))),
                     (":ak", s(keys::activity_key(msg.msg_id.get()))),
                     (":lm", attr(&last)?),
                     (":zero", n(0)),
@@ -381,7 +383,7 @@ impl SessionStore for DynamoStore {
                     table,
                     UpdateSpec {
                         key: keys::session(msg.session_id),
-                        expression: "SET last_activity_at = :at, activity_key = :ak, last_message = :lm, #unread = :zero, version = if_not_exists(version, :zero) + :one, assignment_type = :ext, assignment_id = :agent, owner_key = :owner, archived = :false, removed = :false REMOVE queue_key",
+                        expression: "SET last_activity_at = :at, activity_sort = :asort, activity_key = :ak, last_message = :lm, #unread = :zero, version = if_not_exists(version, :zero) + :one, assignment_type = :ext, assignment_id = :agent, owner_key = :owner, archived = :false, removed = :false REMOVE queue_key",
                         condition: Some("#status = :open AND assignment_type = :queue AND assignment_id = :qid"),
                         names: vec![("#status", "status"), ("#unread", "unread")],
                         values,
@@ -563,6 +565,36 @@ impl SessionStore for DynamoStore {
                 let stored: TimelineItem =
                     items::from_item("timeline", item).map_err(|e| corrupt("read timeline", e))?;
                 Ok(stored.entry)
+            })
+            .collect()
+    }
+}
+
+impl InactiveSessions for DynamoStore {
+    async fn inactive_sessions(
+        &self,
+        channel: ChannelId,
+        cutoff: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Session>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(self.conversation())
+            .index_name("InactivityIndex")
+            .key_condition_expression("open_channel = :c AND activity_sort <= :cutoff")
+            .expression_attribute_values(":c", s(keys::open_channel(channel)))
+            .expression_attribute_values(":cutoff", s(keys::pad_time(cutoff)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| store_error("read inactive sessions", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let stored: SessionItem = items::from_item("session", item).map_err(|e| corrupt("read session", e))?;
+                stored.into_domain().map_err(|e| corrupt("read session", e))
             })
             .collect()
     }

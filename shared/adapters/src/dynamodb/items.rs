@@ -435,6 +435,12 @@ pub struct SessionItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     queue_key: Option<String>,
     activity_key: String,
+    /// InactivityIndex partition: `CHANNEL#{id}`, only while open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open_channel: Option<String>,
+    /// InactivityIndex sort: `last_activity_at` zero-padded.
+    #[serde(default)]
+    activity_sort: String,
 }
 
 /// Storage names of an assignment.
@@ -484,6 +490,8 @@ impl SessionItem {
                 _ => None,
             },
             activity_key: keys::activity_key(s.last_message.as_ref().map_or(0, |m| m.msg_id.get())),
+            open_channel: open.then(|| keys::open_channel(s.key.channel_id)),
+            activity_sort: keys::pad_time(s.last_activity_at),
         }
     }
 

@@ -118,6 +118,11 @@ pub fn message(session: SessionId, msg: MessageId) -> Key {
     (session_partition(session), format!("{MESSAGE_PREFIX}{}", pad(msg.get())))
 }
 
+/// InactivityIndex partition of an open session: its channel.
+pub fn open_channel(channel: ChannelId) -> String {
+    format!("CHANNEL#{channel}")
+}
+
 /// The link from a provider's message id to our outbound message, with the strongest delivery
 /// report recorded under it.
 pub fn provider_message(channel: ChannelId, provider_message_id: &str) -> Key {

@@ -5,6 +5,7 @@ use crate::ids::{MessageId, Sequence, SessionId};
 use crate::ports::{Sequences, StoreError};
 
 pub mod admin;
+pub mod auto_close;
 pub mod idempotency;
 pub mod ingest;
 pub mod outbox;
