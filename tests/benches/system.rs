@@ -73,6 +73,7 @@ const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("auto-close", &[("DIRECTORY_TABLE_NAME", "d"), ("CONVERSATION_TABLE_NAME", "c"), ("EVENT_BUS_NAME", "b")]),
+    ("channel-health", &[("DIRECTORY_TABLE_NAME", "d"), ("EVENT_BUS_NAME", "b")]),
 ];
 
 #[tokio::main]

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auto_close;
+mod channel_health;
 mod concurrency;
 mod fixtures;
 mod happy_path;

@@ -67,8 +67,13 @@ impl EventPublisher for EventBridgePublisher {
             }
             for event in chunk {
                 let (session_id, msg_id) = event.ids();
-                info!(event_id = event.event_id(), event_type = event.event_type(), session_id = %session_id,
-                      msg_id = msg_id.map(|m| m.get()), "event published");
+                info!(
+                    event_id = event.event_id(),
+                    event_type = event.event_type(),
+                    session_id = session_id.map(|s| s.get()),
+                    msg_id = msg_id.map(|m| m.get()),
+                    "event published"
+                );
             }
         }
         Ok(())

@@ -7,19 +7,20 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use domain::auth::TokenGrant;
-use domain::channel::{Channel, Provider};
+use domain::channel::{Channel, ChannelStatus, Provider};
 use domain::directory::{Extension, MessageQueue};
 use domain::events::{DomainEvent, LifecycleEvent};
+use domain::health::ChannelHealth;
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use domain::inbound::{self, InboundJob, InboundKey, InboundRecord, InboundState};
 use domain::message::{DeliveryState, Message, Origin, OutboundJob, Receipt};
 use domain::ports::{
-    AssignmentChange, ChangeRecord, ChannelConflict, ChannelReader, ChannelWriter, Clock, DeliveryResult,
-    EventPublisher, ExtensionConflict, ExtensionDirectory, IdempotencyStart, IdempotencyStore, InactiveSessions,
-    InboundCommit, InboundCommitOutcome, InboundQueue, Inbox, InboxInsert, OutboundCommit, OutboundCommitOutcome,
-    OutboundLedger, OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp, QueueDirectory, Random, ReceiptLedger,
-    ReceiptRecord, SendClaim, Sequences, SessionList, SessionStore, SessionTarget, StatsReader, StoreError, TokenStore,
-    TransitionOutcome,
+    AssignmentChange, ChangeRecord, ChannelConflict, ChannelHealthLedger, ChannelReader, ChannelWriter, Clock,
+    DeliveryResult, EventPublisher, ExtensionConflict, ExtensionDirectory, HealthWrite, IdempotencyStart,
+    IdempotencyStore, InactiveSessions, InboundCommit, InboundCommitOutcome, InboundQueue, Inbox, InboxInsert,
+    OutboundCommit, OutboundCommitOutcome, OutboundLedger, OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp,
+    QueueDirectory, Random, ReceiptLedger, ReceiptRecord, SendClaim, Sequences, SessionList, SessionStore,
+    SessionTarget, StatsReader, StoreError, TokenStore, TransitionOutcome,
 };
 use domain::provider::{ProviderRequest, ProviderResponse};
 use domain::services::idempotency::IN_PROGRESS_LEASE;
@@ -202,6 +203,24 @@ impl ChannelWriter for InMemoryStore {
         }
         s.channels.insert(channel.id, channel.clone());
         Ok(Ok(()))
+    }
+}
+
+impl ChannelHealthLedger for InMemoryStore {
+    async fn record_health(
+        &self,
+        channel: ChannelId,
+        health: ChannelHealth,
+        at: Timestamp,
+    ) -> Result<HealthWrite, StoreError> {
+        let mut s = lock(&self.state);
+        let Some(stored) = s.channels.get_mut(&channel) else { return Ok(HealthWrite::Missing) };
+        if matches!(stored.status, ChannelStatus::Checked { at: last, .. } if last >= at) {
+            return Ok(HealthWrite::Stale);
+        }
+        let previous = stored.status;
+        stored.status = ChannelStatus::Checked { health, at };
+        Ok(HealthWrite::Recorded { previous })
     }
 }
 
@@ -1062,7 +1081,7 @@ pub mod fixtures {
                     members: vec![],
                 })
                 .collect(),
-            status: ChannelStatus::Unknown,
+            status: ChannelStatus::NotChecked,
             enabled: true,
             created_at: Timestamp::from_millis(0),
         }

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use crate::credentials::{Credentials, GeneralCredentials};
+use crate::health::ChannelHealth;
 use crate::ids::{ChannelId, ExtensionId, QueueId, WebhookToken};
 use crate::phone::BusinessNumber;
 use crate::time::Timestamp;
@@ -327,14 +328,29 @@ impl WebhookUrlType {
     }
 }
 
-/// Connectivity status of a channel (seed 000 L1747-1751), computed by the channel health job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A channel's connection status (seed 000 L1747-1751): its last health check (`crate::health`), or
+/// none yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelStatus {
-    /// Not checked yet.
-    Unknown,
-    /// The challenge check succeeded.
-    Connected,
+    /// Not checked yet (new, or its credentials changed).
+    NotChecked,
+    /// The last check's result and when it ran.
+    Checked {
+        /// What the check found.
+        health: ChannelHealth,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl ChannelStatus {
+    /// The last check's result, if any.
+    pub fn health(self) -> Option<ChannelHealth> {
+        match self {
+            ChannelStatus::NotChecked => None,
+            ChannelStatus::Checked { health, .. } => Some(health),
+        }
+    }
 }
 
 /// A configured channel.
@@ -442,7 +458,7 @@ mod tests {
             auto_close_session: false,
             session_expired_days: SessionTimeoutDays::DEFAULT,
             numbers: vec![],
-            status: ChannelStatus::Unknown,
+            status: ChannelStatus::NotChecked,
             enabled: true,
             created_at: Timestamp::from_millis(0),
         };

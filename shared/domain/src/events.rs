@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::health::ChannelHealth;
 use crate::ids::{ChannelId, MessageId, SessionId};
 use crate::inbound::InboundMessage;
 use crate::message::{FailureReason, Receipt, ReportedStatus};
@@ -68,6 +69,17 @@ pub enum DomainEvent {
         provider_message_id: String,
         /// The report.
         receipt: Receipt,
+    },
+    /// A channel's health check found a different status than the last one (or its first).
+    ChannelHealthChanged {
+        /// Channel.
+        channel_id: ChannelId,
+        /// The status before (`None`: never checked).
+        previous: Option<ChannelHealth>,
+        /// The status now.
+        current: ChannelHealth,
+        /// When the check ran.
+        at: Timestamp,
     },
     /// An outbound message will not be sent.
     MessageFailed {
@@ -314,6 +326,7 @@ impl DomainEvent {
             DomainEvent::MessageSent { .. } => "message.sent",
             DomainEvent::MessageFailed { .. } => "message.failed",
             DomainEvent::MessageReceipt { .. } => "message.receipt",
+            DomainEvent::ChannelHealthChanged { .. } => "channel.health_changed",
             DomainEvent::Lifecycle(e) => e.event_type(),
         }
     }
@@ -328,6 +341,9 @@ impl DomainEvent {
             DomainEvent::MessageReceipt { msg_id, receipt, .. } => {
                 format!("message.receipt:{msg_id}:{}", receipt.status.name())
             }
+            DomainEvent::ChannelHealthChanged { channel_id, at, .. } => {
+                format!("channel.health_changed:{channel_id}:{}", at.as_micros())
+            }
             DomainEvent::Lifecycle(e) => e.event_id(),
         }
     }
@@ -339,22 +355,24 @@ impl DomainEvent {
             DomainEvent::MessageReceived { message, .. } => message.provider_timestamp,
             DomainEvent::MessageSent { at, .. } | DomainEvent::MessageFailed { at, .. } => *at,
             DomainEvent::MessageReceipt { receipt, .. } => receipt.at,
+            DomainEvent::ChannelHealthChanged { at, .. } => *at,
             DomainEvent::Lifecycle(e) => e.at(),
         }
     }
 
-    /// Session and message ids, for log correlation.
-    pub fn ids(&self) -> (SessionId, Option<MessageId>) {
+    /// Session and message ids, for log correlation (channel events have neither).
+    pub fn ids(&self) -> (Option<SessionId>, Option<MessageId>) {
         match self {
-            DomainEvent::SessionCreated { session } => (session.id, None),
+            DomainEvent::SessionCreated { session } => (Some(session.id), None),
             DomainEvent::MessageReceived { session_id, msg_id, .. }
             | DomainEvent::MessageSent { session_id, msg_id, .. }
             | DomainEvent::MessageFailed { session_id, msg_id, .. }
-            | DomainEvent::MessageReceipt { session_id, msg_id, .. } => (*session_id, Some(*msg_id)),
+            | DomainEvent::MessageReceipt { session_id, msg_id, .. } => (Some(*session_id), Some(*msg_id)),
             DomainEvent::Lifecycle(LifecycleEvent::MessageAccepted { session_id, msg_id, .. }) => {
-                (*session_id, Some(*msg_id))
+                (Some(*session_id), Some(*msg_id))
             }
-            DomainEvent::Lifecycle(e) => (e.session_id(), None),
+            DomainEvent::Lifecycle(e) => (Some(e.session_id()), None),
+            DomainEvent::ChannelHealthChanged { .. } => (None, None),
         }
     }
 
@@ -415,6 +433,13 @@ impl DomainEvent {
                     "reason": reason,
                 })
             }
+            DomainEvent::ChannelHealthChanged { channel_id, previous, current, at } => json!({
+                "channel_id": channel_id,
+                "previous": previous.map(ChannelHealth::as_str),
+                "status": current.as_str(),
+                "label": current.label(),
+                "checked_at": at.to_rfc3339(),
+            }),
             DomainEvent::Lifecycle(e) => e.data(),
         };
         EventDetail {

@@ -22,6 +22,7 @@ pub mod channel;
 pub mod credentials;
 pub mod directory;
 pub mod events;
+pub mod health;
 pub mod ids;
 pub mod inbound;
 pub mod message;

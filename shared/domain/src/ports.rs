@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use crate::auth::TokenGrant;
-use crate::channel::{Channel, Provider};
+use crate::channel::{Channel, ChannelStatus, Provider};
 use crate::directory::{Extension, MessageQueue};
 use crate::events::{DomainEvent, LifecycleEvent};
+use crate::health::ChannelHealth;
 use crate::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use crate::inbound::{InboundJob, InboundKey, InboundRecord, InboundState};
 use crate::message::{FailureReason, Message, OutboundJob, Receipt};
@@ -96,6 +97,31 @@ pub enum ChannelConflict {
 pub trait ChannelWriter {
     /// Stores a new channel and claims its numbers and webhook token, atomically.
     async fn insert_channel(&self, channel: &Channel) -> Result<Result<(), ChannelConflict>, StoreError>;
+}
+
+/// What recording a health check did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthWrite {
+    /// Recorded; the status it replaced.
+    Recorded {
+        /// The status before.
+        previous: ChannelStatus,
+    },
+    /// A check that ran later is already recorded (an overlapping run): nothing written.
+    Stale,
+    /// The channel no longer exists.
+    Missing,
+}
+
+/// Records channels' health checks.
+pub trait ChannelHealthLedger {
+    /// Records `health` as checked at `at`, unless a later check is recorded.
+    async fn record_health(
+        &self,
+        channel: ChannelId,
+        health: ChannelHealth,
+        at: Timestamp,
+    ) -> Result<HealthWrite, StoreError>;
 }
 
 /// Why an extension could not be stored.

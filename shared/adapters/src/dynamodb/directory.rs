@@ -4,15 +4,17 @@
 use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
 use domain::channel::{Channel, Provider};
 use domain::directory::{Extension, MessageQueue};
+use domain::health::ChannelHealth;
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, QueueId, Sequence, WebhookToken};
 use domain::ports::{
-    ChannelConflict, ChannelReader, ChannelWriter, ExtensionConflict, ExtensionDirectory, QueueDirectory, Sequences,
-    StoreError,
+    ChannelConflict, ChannelHealthLedger, ChannelReader, ChannelWriter, ExtensionConflict, ExtensionDirectory,
+    HealthWrite, QueueDirectory, Sequences, StoreError,
 };
+use domain::time::Timestamp;
 
 use super::errors::{corrupt, failed_condition, store_error};
 use super::items::{self, ChannelItem, ClaimItem, ExtensionItem, MembershipItem, QueueItem};
-use super::{DynamoStore, keys, n, s};
+use super::{DynamoStore, key_map, keys, n, s};
 
 fn put_new(table: &str, item: items::Item) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
@@ -159,6 +161,49 @@ impl ChannelWriter for DynamoStore {
                 }
                 Err(corrupt("insert channel", format!("transaction cancelled: {reasons:?}")))
             }
+        }
+    }
+}
+
+impl ChannelHealthLedger for DynamoStore {
+    async fn record_health(
+        &self,
+        channel: ChannelId,
+        health: ChannelHealth,
+        at: Timestamp,
+    ) -> Result<HealthWrite, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(key_map(keys::channel(channel))))
+            .update_expression("SET #status = :s, health_checked_at = :at")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(health_checked_at) OR health_checked_at < :at)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":s", s(health.as_str()))
+            .expression_attribute_values(":at", n(at.as_micros()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let old = out.attributes.ok_or_else(|| corrupt("record channel health", "no attributes returned"))?;
+                let previous = items::from_item::<ChannelItem>("channel", old)
+                    .and_then(ChannelItem::into_domain)
+                    .map_err(|e| corrupt("record channel health", e))?
+                    .status;
+                Ok(HealthWrite::Recorded { previous })
+            }
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(if ChannelReader::channel(self, channel).await?.is_some() {
+                    HealthWrite::Stale
+                } else {
+                    HealthWrite::Missing
+                })
+            }
+            Err(err) => Err(store_error("record channel health", err)),
         }
     }
 }

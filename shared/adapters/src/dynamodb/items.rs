@@ -10,6 +10,7 @@ use domain::channel::{
     WebhookUrlType,
 };
 use domain::directory::{AssignmentMode, Extension, MessageQueue};
+use domain::health::ChannelHealth;
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId, WebhookToken};
 use domain::inbound::{InboundMessage, InboundRecord, InboundState, MediaRef};
 use domain::message::{DeliveryState, Direction, FailureReason, Message, Origin, Receipt, Sender};
@@ -81,7 +82,11 @@ pub struct ChannelItem {
     auto_close_session: bool,
     session_expired_days: u16,
     numbers: Vec<NumberRuleItem>,
+    /// The last health check's result (`ChannelHealth` name), or `not_checked`.
     status: String,
+    /// When the last health check ran (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health_checked_at: Option<i64>,
     enabled: bool,
     created_at: i64,
 }
@@ -121,9 +126,10 @@ impl ChannelItem {
             auto_close_session: c.auto_close_session,
             session_expired_days: c.session_expired_days.days(),
             numbers,
-            status: match c.status {
-                ChannelStatus::Unknown => "unknown".into(),
-                ChannelStatus::Connected => "connected".into(),
+            status: c.status.health().map_or_else(|| "not_checked".into(), |h| h.as_str().into()),
+            health_checked_at: match c.status {
+                ChannelStatus::Checked { at, .. } => Some(at.as_micros()),
+                ChannelStatus::NotChecked => None,
             },
             enabled: c.enabled,
             created_at: c.created_at.as_micros(),
@@ -171,7 +177,10 @@ impl ChannelItem {
             auto_close_session: self.auto_close_session,
             session_expired_days: SessionTimeoutDays::new(self.session_expired_days).map_err(|e| corrupt(K, e))?,
             numbers,
-            status: if self.status == "connected" { ChannelStatus::Connected } else { ChannelStatus::Unknown },
+            status: match (ChannelHealth::parse(&self.status), self.health_checked_at) {
+                (Some(health), Some(at)) => ChannelStatus::Checked { health, at: Timestamp::from_micros(at) },
+                _ => ChannelStatus::NotChecked,
+            },
             enabled: self.enabled,
             created_at: Timestamp::from_micros(self.created_at),
         })

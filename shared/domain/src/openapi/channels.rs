@@ -7,6 +7,7 @@ use crate::channel::{
     SessionTimeoutDays, UrlPolicy, WebhookUrlType,
 };
 use crate::credentials::{KeyKind, KeyValues, account_keys, decode_base64_text};
+use crate::health::ChannelHealth;
 use crate::ids::{ExtensionId, QueueId};
 use crate::openapi::{ApiError, FieldError, Fields};
 use crate::phone::BusinessNumber;
@@ -306,8 +307,9 @@ fn parse_dids(f: &mut Fields<'_>, items: &[Value], channel_type: Option<ChannelT
 
 fn status_json(status: ChannelStatus) -> (&'static str, &'static str) {
     match status {
-        ChannelStatus::Connected => ("status_connect_succ", ""),
-        ChannelStatus::Unknown => ("status_unknown", "the connection has not been checked yet"),
+        ChannelStatus::Checked { health: ChannelHealth::Connected, .. } => ("status_connect_succ", ""),
+        ChannelStatus::Checked { health, .. } => ("status_connect_fail", health.label()),
+        ChannelStatus::NotChecked => ("status_unknown", "the connection has not been checked yet"),
     }
 }
 
@@ -346,6 +348,11 @@ pub fn detail_json(channel: &Channel, base_url: &str, per_number: &[(String, Cou
         "name": channel.name,
         "status": status,
         "reason": reason,
+        "health": channel.status.health().map(ChannelHealth::as_str),
+        "health_checked_at": match channel.status {
+            ChannelStatus::Checked { at, .. } => Some(at.as_unix_seconds()),
+            ChannelStatus::NotChecked => None,
+        },
         "domain_type": channel.webhook_url_type.as_str(),
         "webhook_gid": channel.webhook_token.as_str(),
         "webhook_url": channel.webhook_url(base_url),
@@ -374,6 +381,7 @@ pub fn list_item_json(channel: &Channel, totals: &Counters) -> Value {
         "id": channel.id,
         "status": status,
         "reason": reason,
+        "health": channel.status.health().map(ChannelHealth::as_str),
         "name": channel.name,
         "channel": channel.provider().slug(),
         "type": channel.channel_type().as_str(),

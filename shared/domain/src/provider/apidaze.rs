@@ -27,7 +27,7 @@ use crate::message::{SendErrorCode, prompts};
 use crate::provider::flowroute::{SEND_TIMEOUT, by_status, digits, id_at, scalar, untracked_id};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
-    no_response, reason,
+    no_response, path_segment, reason,
 };
 
 /// The send call for `content`.
@@ -64,18 +64,6 @@ pub fn send_request(
         body: Some(("application/x-www-form-urlencoded".into(), form.into_bytes())),
         timeout: SEND_TIMEOUT,
     }
-}
-
-fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.trim().bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn error_text(v: &Value) -> Option<String> {

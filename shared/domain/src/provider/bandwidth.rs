@@ -33,7 +33,7 @@ use crate::message::{SendErrorCode, prompts};
 use crate::provider::flowroute::{SEND_TIMEOUT, by_status, id_at, scalar, with_plus};
 use crate::provider::{
     HttpMethod, OutboundContent, ProviderEndpoints, ProviderRequest, ProviderResponse, RequestAuth, SendOutcome,
-    no_response, reason,
+    no_response, path_segment, reason,
 };
 
 /// The send call for `content`.
@@ -64,20 +64,6 @@ pub fn send_request(
         body: Some(("application/json".into(), Value::Object(body).to_string().into_bytes())),
         timeout: SEND_TIMEOUT,
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters (account ids are digits; this
-/// only guards against a stray `/` or space in the stored value).
-fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.trim().bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// What a send response means.

@@ -249,3 +249,17 @@ pub(crate) fn no_response(why: &str) -> SendOutcome {
         rate_limited: false,
     }
 }
+
+/// Percent-encodes a path segment: everything but RFC 3986 unreserved characters (stored ids are
+/// plain; this only guards against a stray `/`, `?` or space in a stored value).
+pub(crate) fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.trim().bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

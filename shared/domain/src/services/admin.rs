@@ -117,7 +117,7 @@ where
         auto_close_session: draft.auto_close_session,
         session_expired_days: draft.session_expired_days,
         numbers: draft.numbers,
-        status: ChannelStatus::Unknown,
+        status: ChannelStatus::NotChecked,
         enabled: true,
         created_at: ports.clock.now(),
     };

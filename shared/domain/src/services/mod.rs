@@ -6,6 +6,7 @@ use crate::ports::{Sequences, StoreError};
 
 pub mod admin;
 pub mod auto_close;
+pub mod channel_health;
 pub mod idempotency;
 pub mod ingest;
 pub mod outbox;
