@@ -19,9 +19,11 @@ CARGO_FLAGS := --locked
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
 
-$(VENV)/.installed: infra/requirements.txt
+$(VENV)/.installed: infra/requirements.txt infra/moto_server_serialized.py
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check -r infra/requirements.txt
+	printf '#!/bin/sh\nexec "%s/$(VENV)/bin/python" "%s/infra/moto_server_serialized.py" "$$@"\n' "$(CURDIR)" "$(CURDIR)" > $(VENV)/bin/moto-server-serialized
+	chmod +x $(VENV)/bin/moto-server-serialized
 	touch $@
 
 venv: $(VENV)/.installed ## install moto, cfn-lint and the SAM CLI into .venv

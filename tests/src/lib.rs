@@ -73,7 +73,7 @@ impl TestStack {
         let root = workspace_root();
         let moto_bin = std::env::var("SWITCHBOARD_MOTO_BIN")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join(".venv/bin/moto_server"));
+            .unwrap_or_else(|_| root.join(".venv/bin/moto-server-serialized"));
         assert!(moto_bin.exists(), "{} is missing: run `make test` (it installs moto into .venv)", moto_bin.display());
         let moto = MotoServer::start(&moto_bin, SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("moto starts");
         let sandbox = Sandbox::start(SandboxConfig {

@@ -53,7 +53,7 @@ pub struct DevSettings {
     pub api_bind: SocketAddr,
     /// `SWITCHBOARD_EMULATOR_URL` (default `http://127.0.0.1:4566`).
     pub emulator_url: String,
-    /// `SWITCHBOARD_MOTO_BIN` (default `<root>/.venv/bin/moto_server`).
+    /// `SWITCHBOARD_MOTO_BIN` (default `<root>/.venv/bin/moto-server-serialized`, moto_server with DynamoDB requests serialised).
     pub moto_bin: PathBuf,
     /// `SWITCHBOARD_ADMIN_CLIENT_ID`.
     pub admin_client_id: String,
@@ -92,7 +92,7 @@ impl DevSettings {
     pub fn from_env() -> Result<DevSettings, DevError> {
         let root = find_root().ok_or(DevError::Root)?;
         let api_bind = socket_addr("SWITCHBOARD_API_BIND", &var("SWITCHBOARD_API_BIND", "127.0.0.1:3000"))?;
-        let default_moto = root.join(".venv/bin/moto_server");
+        let default_moto = root.join(".venv/bin/moto-server-serialized");
         Ok(DevSettings {
             api_bind,
             emulator_url: var("SWITCHBOARD_EMULATOR_URL", "http://127.0.0.1:4566").trim_end_matches('/').to_owned(),
