@@ -2,6 +2,7 @@
 //! sandbox provider, and drives them through the HTTP routes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_channels;
 mod auto_close;
 mod channel_health;
 mod concurrency;

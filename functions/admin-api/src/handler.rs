@@ -1,14 +1,16 @@
 //! Routes `/openapi/v1.0/<resource>/<action>` to the administrator's use cases.
 
-use domain::channel::UrlPolicy;
+use domain::channel::{Channel, UrlPolicy};
 use domain::ids::{ChannelId, ExtensionId, QueueId};
 use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success};
 use domain::ports::{
-    ChannelReader, ChannelWriter, Clock, ExtensionDirectory, IdempotencyStore, QueueDirectory, Random, Sequences,
-    StatsReader, TokenStore,
+    ChannelReader, ChannelWriter, Clock, ExtensionDirectory, IdempotencyStore, InactiveSessions, QueueDirectory,
+    Random, Sequences, StatsReader, TokenStore,
 };
 use domain::secret::Secret;
-use domain::services::admin::{AdminError, AdminPorts, create_channel, create_extension, create_queue};
+use domain::services::admin::{
+    AdminError, AdminPorts, create_channel, create_extension, create_queue, delete_channel, update_channel,
+};
 use domain::services::tokens::{AdminClient, TokenError, TokenPorts, get_token};
 use domain::stats::{Counters, TimeRange};
 use lambda_http::{Body, Error, Request, Response};
@@ -42,6 +44,7 @@ pub trait AdminStore:
     + TokenStore
     + IdempotencyStore
     + StatsReader
+    + InactiveSessions
 {
 }
 impl<T> AdminStore for T where
@@ -53,6 +56,7 @@ impl<T> AdminStore for T where
         + TokenStore
         + IdempotencyStore
         + StatsReader
+        + InactiveSessions
 {
 }
 
@@ -83,6 +87,8 @@ async fn route<S: AdminStore, R: Random, K: Clock>(deps: &Deps<S, R, K>, req: &A
             ("message_channel", "get") => channel_get(deps, req).await,
             ("message_channel", "query") => channel_query(deps, req).await,
             ("message_channel", "list") => channel_list(deps, req).await,
+            ("message_channel", "update") => channel_update(deps, req).await,
+            ("message_channel", "delete") => channel_delete(deps, req).await,
             ("extension", "create") => extension_create(deps, req).await,
             ("extension", "get") => extension_get(deps, req).await,
             ("extension", "list") => extension_list(deps, req).await,
@@ -205,6 +211,46 @@ async fn channel_create<S: AdminStore, R: Random, K: Clock>(
     let id = create_channel(&admin_ports(deps), draft).await.map_err(admin_failure)?;
     tracing::info!(channel_id = %id, "message channel created");
     Ok(success(json!({"id": id})))
+}
+
+async fn channel_update<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let body = req.json_body()?;
+    let id = match body.get("id").and_then(Value::as_u64).map(ChannelId::new) {
+        Some(Ok(id)) => id,
+        _ => return Err(ApiError::field("id", "required", "the channel id (a positive integer) is required").into()),
+    };
+    let before = existing_channel(deps, id).await?;
+    let update = channels::parse_update(&body, &before, deps.url_policy)?;
+    let after = update_channel(&admin_ports(deps), &before, update).await.map_err(admin_failure)?;
+    tracing::info!(channel_id = %id, webhook_changed = after.webhook_token != before.webhook_token, "message channel updated");
+    Ok(success(json!({})))
+}
+
+async fn channel_delete<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id", ChannelId::new)?;
+    let channel = existing_channel(deps, id).await?;
+    delete_channel(&admin_ports(deps), &deps.store, &channel).await.map_err(admin_failure)?;
+    tracing::info!(channel_id = %id, "message channel deleted");
+    Ok(success(json!({})))
+}
+
+async fn existing_channel<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    id: ChannelId,
+) -> Result<Channel, Failure> {
+    Ok(deps
+        .store
+        .channel(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message channel {id} does not exist")))?)
 }
 
 async fn channel_get<S: AdminStore, R: Random, K: Clock>(
@@ -507,6 +553,143 @@ mod tests {
         let reply = call(&deps, post("/openapi/v1.0/message_channel/create", &token, &body, &[])).await;
         assert_eq!(reply["errcode"], 40003, "{reply}");
         assert_eq!(reply["duplicate_field_list"][0]["value"], "+1234567890");
+    }
+
+    type TestDeps = Deps<InMemoryStore, CountingRandom, ManualClock>;
+
+    /// Seed 004's channel (id 1, number +1234567890 → extension 1000).
+    async fn seed_channel(deps: &TestDeps) -> String {
+        let token = admin_token(deps).await;
+        extension(deps, &token, "1000").await;
+        let reply = call(deps, post("/openapi/v1.0/message_channel/create", &token, &seed_body(), &[])).await;
+        assert_eq!(reply["id"], 1, "{reply}");
+        token
+    }
+
+    async fn update(deps: &TestDeps, token: &str, body: Value) -> Value {
+        call(deps, post("/openapi/v1.0/message_channel/update", token, &body, &[])).await
+    }
+
+    async fn stored(deps: &TestDeps, id: u64) -> Option<Channel> {
+        deps.store.channel(ChannelId::new(id).unwrap()).await.unwrap()
+    }
+
+    fn did(number: &str) -> Value {
+        json!([{"did_number": number, "destination_type": "extension", "destination_id": "1"}])
+    }
+
+    #[tokio::test]
+    async fn when_a_channel_is_updated_with_what_get_showed_should_keep_the_masked_credentials_and_move_its_number() {
+        let deps = deps();
+        let token = seed_channel(&deps).await;
+        let before = stored(&deps, 1).await.unwrap();
+        let shown = call(&deps, get("/openapi/v1.0/message_channel/get", &token, &[("id", "1")])).await["data"].clone();
+        let reply = update(
+            &deps,
+            &token,
+            json!({"id": 1, "name": "Renamed", "account_data": shown["account_data"], "dids": did("+1234567891"),
+                   "send_rate": 5}),
+        )
+        .await;
+        assert_eq!(reply, json!({"errcode": 0, "errmsg": "SUCCESS"}));
+        let after = stored(&deps, 1).await.unwrap();
+        assert_eq!(after.name, "Renamed");
+        assert_eq!(after.send_rate.per_second(), 5);
+        assert_eq!(after.credentials.to_values(), before.credentials.to_values(), "the masks kept the stored values");
+        assert_eq!(after.webhook_token, before.webhook_token);
+        assert_eq!(after.numbers[0].number.as_str(), "+1234567891");
+        // the old number is free again, the new one taken
+        let again = call(&deps, post("/openapi/v1.0/message_channel/create", &token, &seed_body(), &[])).await;
+        assert_eq!(again["errcode"], 0, "{again}");
+        let mut taken = seed_body();
+        taken["dids"] = did("+1234567891");
+        let refused = call(&deps, post("/openapi/v1.0/message_channel/create", &token, &taken, &[])).await;
+        assert_eq!(refused["errcode"], 40003, "{refused}");
+    }
+
+    #[tokio::test]
+    async fn when_an_update_is_invalid_should_say_why_and_change_nothing() {
+        let deps = deps();
+        let token = seed_channel(&deps).await;
+        let mut other = seed_body();
+        other["dids"] = did("+1234567899");
+        assert_eq!(call(&deps, post("/openapi/v1.0/message_channel/create", &token, &other, &[])).await["id"], 2);
+        let before = stored(&deps, 1).await.unwrap();
+
+        let provider = update(&deps, &token, json!({"id": 1, "channel": "twilio"})).await;
+        assert_eq!(provider["errcode"], 40002, "{provider}");
+        assert_eq!(provider["invalid_param_list"][0]["field"], "channel");
+        let number = update(&deps, &token, json!({"id": 1, "name": "X", "dids": did("+1234567899")})).await;
+        assert_eq!(number["errcode"], 40003, "{number}");
+        let rate = update(&deps, &token, json!({"id": 1, "send_rate": 1000})).await;
+        assert_eq!(rate["errcode"], 40002, "{rate}");
+        let missing = update(&deps, &token, json!({"id": 99, "name": "X"})).await;
+        assert_eq!(missing["errcode"], 60001, "{missing}");
+        let after = stored(&deps, 1).await.unwrap();
+        assert_eq!((after.name.as_str(), after.send_rate), (before.name.as_str(), before.send_rate));
+        assert_eq!(after.numbers[0].number, before.numbers[0].number);
+    }
+
+    #[tokio::test]
+    async fn when_credentials_change_or_a_new_webhook_is_asked_for_should_reset_the_check_and_move_the_url() {
+        use domain::health::ChannelHealth;
+        use domain::ports::ChannelHealthLedger;
+        let deps = deps();
+        let token = seed_channel(&deps).await;
+        let id = ChannelId::new(1).unwrap();
+        deps.store.record_health(id, ChannelHealth::Connected, deps.clock.now()).await.unwrap();
+        let before = stored(&deps, 1).await.unwrap();
+
+        let reply = update(
+            &deps,
+            &token,
+            json!({"id": 1, "account_data": [{"k": "api_key", "v": "bmV3S2V5"}], "regenerate_webhook": 1}),
+        )
+        .await;
+        assert_eq!(reply["errcode"], 0, "{reply}");
+        let after = stored(&deps, 1).await.unwrap();
+        assert_eq!(after.credentials.to_values()["api_key"], "newKey");
+        assert_eq!(after.status, domain::channel::ChannelStatus::NotChecked, "checked again by the next run");
+        assert_ne!(after.webhook_token, before.webhook_token);
+        let old = deps.store.channel_by_webhook(before.provider(), &before.webhook_token).await.unwrap();
+        assert!(old.is_none(), "the old webhook URL no longer leads anywhere");
+        let new = deps.store.channel_by_webhook(after.provider(), &after.webhook_token).await.unwrap();
+        assert_eq!(new.map(|c| c.id), Some(id));
+    }
+
+    #[tokio::test]
+    async fn when_a_channel_has_open_sessions_should_refuse_to_delete_it_else_delete_it_with_its_claims() {
+        use adapters::memory::fixtures::pending_inbound;
+        use domain::inbound::InboundJob;
+        use domain::ports::Inbox;
+        use domain::services::routing::{RoutingPorts, route_inbound};
+        let deps = deps();
+        let token = seed_channel(&deps).await;
+        let record = pending_inbound("m1", "+8618012121222", "+1234567890", "hi", deps.clock.now());
+        let key = record.key.clone();
+        deps.store.insert_pending(&record).await.unwrap();
+        let events = adapters::memory::InMemoryEvents::new();
+        let routing = RoutingPorts {
+            channels: &deps.store,
+            inbox: &deps.store,
+            sessions: &deps.store,
+            sequences: &deps.store,
+            events: &events,
+        };
+        route_inbound(&routing, &InboundJob { key }).await.unwrap();
+
+        let refused = call(&deps, get("/openapi/v1.0/message_channel/delete", &token, &[("id", "1")])).await;
+        assert_eq!(refused["errcode"], 70084, "{refused}");
+        assert!(stored(&deps, 1).await.is_some());
+
+        let mut other = seed_body();
+        other["dids"] = did("+1234567899");
+        assert_eq!(call(&deps, post("/openapi/v1.0/message_channel/create", &token, &other, &[])).await["id"], 2);
+        let deleted = call(&deps, get("/openapi/v1.0/message_channel/delete", &token, &[("id", "2")])).await;
+        assert_eq!(deleted, json!({"errcode": 0, "errmsg": "SUCCESS"}));
+        let gone = call(&deps, get("/openapi/v1.0/message_channel/get", &token, &[("id", "2")])).await;
+        assert_eq!(gone["errcode"], 60001);
+        assert_eq!(call(&deps, post("/openapi/v1.0/message_channel/create", &token, &other, &[])).await["id"], 3);
     }
 
     #[tokio::test]

@@ -204,6 +204,53 @@ impl ChannelWriter for InMemoryStore {
         s.channels.insert(channel.id, channel.clone());
         Ok(Ok(()))
     }
+
+    async fn replace_channel(
+        &self,
+        before: &Channel,
+        after: &Channel,
+    ) -> Result<Result<(), ChannelConflict>, StoreError> {
+        let mut s = lock(&self.state);
+        if !s.channels.contains_key(&before.id) {
+            return Ok(Err(ChannelConflict::Missing));
+        }
+        let new_token = (after.provider(), after.webhook_token.as_str().to_owned());
+        if new_token.1 != before.webhook_token.as_str() && s.webhook_claims.contains_key(&new_token) {
+            return Ok(Err(ChannelConflict::TokenTaken));
+        }
+        for rule in &after.numbers {
+            if let Some(holder) = s.number_claims.get(rule.number.as_str())
+                && *holder != before.id
+            {
+                return Ok(Err(ChannelConflict::NumberTaken {
+                    number: rule.number.as_str().to_owned(),
+                    channel_id: *holder,
+                }));
+            }
+        }
+        s.webhook_claims.remove(&(before.provider(), before.webhook_token.as_str().to_owned()));
+        s.webhook_claims.insert(new_token, after.id);
+        for rule in &before.numbers {
+            s.number_claims.remove(rule.number.as_str());
+        }
+        for rule in &after.numbers {
+            s.number_claims.insert(rule.number.as_str().to_owned(), after.id);
+        }
+        s.channels.insert(after.id, after.clone());
+        Ok(Ok(()))
+    }
+
+    async fn delete_channel(&self, channel: &Channel) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        s.webhook_claims.remove(&(channel.provider(), channel.webhook_token.as_str().to_owned()));
+        for rule in &channel.numbers {
+            if s.number_claims.get(rule.number.as_str()) == Some(&channel.id) {
+                s.number_claims.remove(rule.number.as_str());
+            }
+        }
+        s.channels.remove(&channel.id);
+        Ok(())
+    }
 }
 
 impl ChannelHealthLedger for InMemoryStore {

@@ -91,12 +91,23 @@ pub enum ChannelConflict {
     },
     /// The webhook token is in use (astronomically unlikely; a new one is drawn).
     TokenTaken,
+    /// The channel no longer exists (deleted meanwhile).
+    Missing,
 }
 
 /// Stores channels.
 pub trait ChannelWriter {
     /// Stores a new channel and claims its numbers and webhook token, atomically.
     async fn insert_channel(&self, channel: &Channel) -> Result<Result<(), ChannelConflict>, StoreError>;
+    /// Replaces stored channel `before` with `after` (same id): releases the numbers and webhook
+    /// token it no longer has and claims the new ones, atomically.
+    async fn replace_channel(
+        &self,
+        before: &Channel,
+        after: &Channel,
+    ) -> Result<Result<(), ChannelConflict>, StoreError>;
+    /// Deletes a channel with its webhook and number claims, atomically.
+    async fn delete_channel(&self, channel: &Channel) -> Result<(), StoreError>;
 }
 
 /// What recording a health check did.

@@ -1,7 +1,7 @@
 //! Directory table: channels with their webhook and number claims, extensions with their number
 //! claims, message queues with their per-agent membership items, and id sequences.
 
-use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem};
 use domain::channel::{Channel, Provider};
 use domain::directory::{Extension, MessageQueue};
 use domain::health::ChannelHealth;
@@ -163,6 +163,123 @@ impl ChannelWriter for DynamoStore {
             }
         }
     }
+
+    async fn replace_channel(
+        &self,
+        before: &Channel,
+        after: &Channel,
+    ) -> Result<Result<(), ChannelConflict>, StoreError> {
+        let table = &self.tables.directory;
+        let owned = Some("owner_id = :id");
+        let id_value = || vec![(":id", n(before.id.get()))];
+        let mut tx = vec![put_if(
+            table,
+            encode("channel", &ChannelItem::from_domain(after))?,
+            "attribute_exists(pk)",
+            Vec::new(),
+        )?];
+        // what each transaction item is, by index, to say which condition failed
+        let mut steps: Vec<ClaimStep> = vec![ClaimStep::Other];
+        let old_webhook = keys::webhook(before.provider(), &before.webhook_token);
+        let new_webhook = keys::webhook(after.provider(), &after.webhook_token);
+        if old_webhook != new_webhook {
+            tx.push(delete_if(table, old_webhook, owned, id_value())?);
+            steps.push(ClaimStep::Other);
+            tx.push(put_new(table, encode("claim", &ClaimItem::new(new_webhook, after.id.get()))?)?);
+            steps.push(ClaimStep::Token);
+        }
+        let kept: Vec<&str> = after.numbers.iter().map(|r| r.number.as_str()).collect();
+        for rule in before.numbers.iter().filter(|r| !kept.contains(&r.number.as_str())) {
+            tx.push(delete_if(table, keys::number(rule.number.as_str()), owned, id_value())?);
+            steps.push(ClaimStep::Other);
+        }
+        let had: Vec<&str> = before.numbers.iter().map(|r| r.number.as_str()).collect();
+        for rule in after.numbers.iter().filter(|r| !had.contains(&r.number.as_str())) {
+            tx.push(put_new(
+                table,
+                encode("claim", &ClaimItem::new(keys::number(rule.number.as_str()), after.id.get()))?,
+            )?);
+            steps.push(ClaimStep::Number(rule.number.as_str().to_owned()));
+        }
+        match self.transact("replace channel", tx).await? {
+            Ok(()) => Ok(Ok(())),
+            Err(reasons) => {
+                if failed_condition(&reasons, 0) {
+                    return Ok(Err(ChannelConflict::Missing));
+                }
+                for (_, step) in steps.iter().enumerate().filter(|(i, _)| failed_condition(&reasons, *i)) {
+                    match step {
+                        ClaimStep::Token => return Ok(Err(ChannelConflict::TokenTaken)),
+                        ClaimStep::Number(number) => {
+                            let holder = self.claim_owner(keys::number(number)).await?.unwrap_or(0);
+                            let channel_id = ChannelId::new(holder).map_err(|e| corrupt("read number claim", e))?;
+                            return Ok(Err(ChannelConflict::NumberTaken { number: number.clone(), channel_id }));
+                        }
+                        ClaimStep::Other => {}
+                    }
+                }
+                Err(corrupt("replace channel", format!("transaction cancelled: {reasons:?}")))
+            }
+        }
+    }
+
+    async fn delete_channel(&self, channel: &Channel) -> Result<(), StoreError> {
+        let table = &self.tables.directory;
+        let id_value = || vec![(":id", n(channel.id.get()))];
+        let mut tx = vec![delete_if(table, keys::channel(channel.id), None, Vec::new())?];
+        tx.push(delete_if(
+            table,
+            keys::webhook(channel.provider(), &channel.webhook_token),
+            Some("owner_id = :id"),
+            id_value(),
+        )?);
+        for rule in &channel.numbers {
+            tx.push(delete_if(table, keys::number(rule.number.as_str()), Some("owner_id = :id"), id_value())?);
+        }
+        match self.transact("delete channel", tx).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(corrupt("delete channel", format!("transaction cancelled: {reasons:?}"))),
+        }
+    }
+}
+
+/// An item of a channel replacement's transaction.
+enum ClaimStep {
+    /// The channel itself, or a released claim.
+    Other,
+    /// The new webhook claim.
+    Token,
+    /// A newly claimed number.
+    Number(String),
+}
+
+fn put_if(
+    table: &str,
+    item: items::Item,
+    condition: &str,
+    values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition);
+    for (k, v) in values {
+        put = put.expression_attribute_values(k, v);
+    }
+    Ok(TransactWriteItem::builder().put(put.build().map_err(|e| corrupt("build put", e))?).build())
+}
+
+fn delete_if(
+    table: &str,
+    key: keys::Key,
+    condition: Option<&str>,
+    values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut delete = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key_map(key)))
+        .set_condition_expression(condition.map(str::to_owned));
+    for (k, v) in values {
+        delete = delete.expression_attribute_values(k, v);
+    }
+    Ok(TransactWriteItem::builder().delete(delete.build().map_err(|e| corrupt("build delete", e))?).build())
 }
 
 impl ChannelHealthLedger for DynamoStore {

@@ -1,5 +1,7 @@
 //! `message_channel/*` request and response shapes (seed 004; yeastar-openapi-messaging.md §3.2).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::channel::{
@@ -119,6 +121,113 @@ pub fn parse_create(body: &Value, url_policy: UrlPolicy) -> Result<ChannelDraft,
         }),
         _ => Err(ApiError::field("account_data", "required", "is required")),
     }
+}
+
+/// A validated `message_channel/update`.
+#[derive(Debug, Clone)]
+pub struct ChannelUpdate {
+    /// The channel as it will be (destinations and members not yet checked for existence).
+    pub draft: ChannelDraft,
+    /// Ours: `regenerate_webhook` 1 draws a new webhook URL (the old one stops working).
+    pub regenerate_webhook: bool,
+}
+
+/// Parses a `message_channel/update` body against the stored channel. Every field of create is
+/// optional and keeps its stored value when left out; `dids`, when given, replaces the list. An
+/// `account_data` entry whose value is the mask reads show (`******`) keeps the stored value, so
+/// a client may send back what it read. The provider (`channel`) cannot change.
+pub fn parse_update(body: &Value, stored: &Channel, url_policy: UrlPolicy) -> Result<ChannelUpdate, ApiError> {
+    let provider = stored.provider();
+    if let Some(given) = body.get("channel")
+        && given.as_str() != Some(provider.slug())
+    {
+        return Err(ApiError::field(
+            "channel",
+            "immutable",
+            format!("a channel's provider cannot change (it is {}); create a new channel", provider.slug()),
+        ));
+    }
+    let mut merged = create_body_of(stored);
+    let (Some(target), Some(changes)) = (merged.as_object_mut(), body.as_object()) else {
+        return Err(ApiError::field("body", "type", "must be a JSON object"));
+    };
+    for (key, value) in changes {
+        match key.as_str() {
+            "id" | "regenerate_webhook" | "channel" => {}
+            "account_data" => {
+                let Some(items) = value.as_array() else {
+                    return Err(ApiError::field("account_data", "type", "must be an array of {k, v}"));
+                };
+                let mut pairs: Vec<Value> =
+                    target.get("account_data").and_then(Value::as_array).cloned().unwrap_or_default();
+                for item in items {
+                    let (Some(k), Some(v)) = (item.get("k").and_then(Value::as_str), item.get("v")) else {
+                        return Err(ApiError::field("account_data", "format", "every entry needs string k and v"));
+                    };
+                    if v.as_str() == Some(MASK) {
+                        continue;
+                    }
+                    pairs.retain(|p| p.get("k").and_then(Value::as_str) != Some(k));
+                    pairs.push(json!({"k": k, "v": v}));
+                }
+                target.insert("account_data".into(), Value::Array(pairs));
+            }
+            _ => {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    let regenerate_webhook = match body.get("regenerate_webhook") {
+        None => false,
+        Some(v) if v.as_i64() == Some(1) || v.as_bool() == Some(true) => true,
+        Some(v) if v.as_i64() == Some(0) || v.as_bool() == Some(false) => false,
+        Some(_) => return Err(ApiError::field("regenerate_webhook", "enum", "must be 0 or 1")),
+    };
+    let mut draft = parse_create(&merged, url_policy)?;
+    // the verify token Meta was given stays (parse_create leaves a placeholder)
+    if let (Some(token), Some(kept)) = (draft.credentials.verify_token_mut(), stored.credentials.meta()) {
+        *token = kept.verify_token.clone();
+    }
+    Ok(ChannelUpdate { draft, regenerate_webhook })
+}
+
+/// A stored channel as the `message_channel/create` body that would make it, credentials in
+/// their wire form (Base64 where the API takes Base64).
+fn create_body_of(channel: &Channel) -> Value {
+    let provider = channel.provider();
+    let values = channel.credentials.to_values();
+    let wire = |kind: KeyKind, v: &str| match kind {
+        KeyKind::Secret | KeyKind::EncodedId => STANDARD.encode(v),
+        KeyKind::Url | KeyKind::Text => v.to_owned(),
+    };
+    let account_data: Vec<Value> = account_keys(provider)
+        .iter()
+        .filter_map(|spec| values.get(spec.name).map(|v| json!({"k": spec.name, "v": wire(spec.kind, v)})))
+        .collect();
+    let mut body = json!({
+        "name": channel.name,
+        "webhook_url_type": channel.webhook_url_type.as_str(),
+        "channel": provider.slug(),
+        "account_data": account_data,
+        "auto_close_session": u8::from(channel.auto_close_session),
+        "session_expired_time": channel.session_expired_days.days(),
+        "dids": dids_json(&channel.numbers),
+    });
+    if let Some(body) = body.as_object_mut() {
+        if provider.fixed_send_rate().is_none() {
+            body.insert("send_rate".into(), json!(channel.send_rate.per_second()));
+        }
+        if let Some(v) = values.get("phone_number_id") {
+            body.insert("phone_number_id".into(), json!(v));
+        }
+        if let Some(v) = values.get("business_account_id") {
+            body.insert("business_account_id".into(), json!(STANDARD.encode(v)));
+        }
+        if let Some(v) = values.get("accompanying_msg") {
+            body.insert("accompanying_msg".into(), json!(v));
+        }
+    }
+    body
 }
 
 fn supported_list() -> String {

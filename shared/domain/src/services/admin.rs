@@ -3,16 +3,17 @@
 //! number to one extension) in the store's atomic write.
 
 use crate::auth;
-use crate::channel::{Channel, ChannelStatus, Destination, Member};
+use crate::channel::{Channel, ChannelStatus, Destination, Member, NumberRule};
 use crate::directory::{Extension, MessageQueue};
 use crate::ids::{ChannelId, ExtensionId, QueueId, Sequence, WebhookToken};
-use crate::openapi::channels::ChannelDraft;
+use crate::openapi::channels::{ChannelDraft, ChannelUpdate};
 use crate::openapi::directory::{ExtensionDraft, QueueDraft};
 use crate::openapi::{ApiError, ErrCode, FieldError};
 use crate::ports::{
-    ChannelConflict, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, QueueDirectory, Random, Sequences,
-    StoreError,
+    ChannelConflict, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, InactiveSessions, QueueDirectory,
+    Random, Sequences, StoreError,
 };
+use crate::time::Timestamp;
 
 /// Why an administrative change was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,42 +65,7 @@ where
     R: Random,
     K: Clock,
 {
-    let mut missing = Vec::new();
-    for (i, rule) in draft.numbers.iter().enumerate() {
-        match rule.destination {
-            Destination::Extension(e) => {
-                if ports.extensions.extension(e).await?.is_none() {
-                    missing.push(FieldError::new(
-                        format!("dids[{i}].destination_id"),
-                        "not_found",
-                        format!("extension {e} does not exist"),
-                    ));
-                }
-            }
-            Destination::Queue(q) => {
-                if ports.queues.queue(q).await?.is_none() {
-                    missing.push(FieldError::new(
-                        format!("dids[{i}].destination_id"),
-                        "not_found",
-                        format!("message queue {q} does not exist"),
-                    ));
-                }
-            }
-        }
-        for (j, member) in rule.members.iter().enumerate() {
-            let Member::Extension(e) = member;
-            if ports.extensions.extension(*e).await?.is_none() {
-                missing.push(FieldError::new(
-                    format!("dids[{i}].members[{j}].value"),
-                    "not_found",
-                    format!("extension {e} does not exist"),
-                ));
-            }
-        }
-    }
-    if !missing.is_empty() {
-        return Err(ApiError::invalid(missing).into());
-    }
+    check_references(ports, &draft.numbers).await?;
 
     let id = ChannelId::new(allocate(ports.sequences, Sequence::Channel).await?)
         .map_err(|e| StoreError::permanent("allocate channel id", e))?;
@@ -135,9 +101,141 @@ where
                 )
                 .into());
             }
+            Err(ChannelConflict::Missing) => {
+                return Err(StoreError::permanent("insert channel", "the new channel vanished").into());
+            }
         }
     }
     Err(ApiError::new(ErrCode::Internal, "could not draw an unused webhook token").into())
+}
+
+/// Every destination and member of `numbers` must exist.
+async fn check_references<N, W, X, Q, R, K>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    numbers: &[NumberRule],
+) -> Result<(), AdminError>
+where
+    X: ExtensionDirectory,
+    Q: QueueDirectory,
+{
+    let mut missing = Vec::new();
+    for (i, rule) in numbers.iter().enumerate() {
+        match rule.destination {
+            Destination::Extension(e) => {
+                if ports.extensions.extension(e).await?.is_none() {
+                    missing.push(FieldError::new(
+                        format!("dids[{i}].destination_id"),
+                        "not_found",
+                        format!("extension {e} does not exist"),
+                    ));
+                }
+            }
+            Destination::Queue(q) => {
+                if ports.queues.queue(q).await?.is_none() {
+                    missing.push(FieldError::new(
+                        format!("dids[{i}].destination_id"),
+                        "not_found",
+                        format!("message queue {q} does not exist"),
+                    ));
+                }
+            }
+        }
+        for (j, member) in rule.members.iter().enumerate() {
+            let Member::Extension(e) = member;
+            if ports.extensions.extension(*e).await?.is_none() {
+                missing.push(FieldError::new(
+                    format!("dids[{i}].members[{j}].value"),
+                    "not_found",
+                    format!("extension {e} does not exist"),
+                ));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::invalid(missing).into());
+    }
+    Ok(())
+}
+
+/// Applies a validated `message_channel/update` to stored channel `before`: the same reference
+/// checks as create; new credentials make the channel "not checked" (the health job checks it
+/// within a minute); `regenerate_webhook` draws a new webhook token.
+pub async fn update_channel<N, W, X, Q, R, K>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    before: &Channel,
+    update: ChannelUpdate,
+) -> Result<Channel, AdminError>
+where
+    W: ChannelWriter,
+    X: ExtensionDirectory,
+    Q: QueueDirectory,
+    R: Random,
+{
+    let draft = update.draft;
+    check_references(ports, &draft.numbers).await?;
+    let credentials_changed = draft.credentials.to_values() != before.credentials.to_values();
+    let mut after = Channel {
+        name: draft.name,
+        credentials: draft.credentials,
+        webhook_url_type: draft.webhook_url_type,
+        send_rate: draft.send_rate,
+        auto_close_session: draft.auto_close_session,
+        session_expired_days: draft.session_expired_days,
+        numbers: draft.numbers,
+        status: if credentials_changed { ChannelStatus::NotChecked } else { before.status },
+        ..before.clone()
+    };
+    if update.regenerate_webhook {
+        after.webhook_token = WebhookToken::from_random_bytes(ports.random.bytes::<16>());
+    }
+    for _ in 0..3 {
+        match ports.channels.replace_channel(before, &after).await? {
+            Ok(()) => return Ok(after),
+            Err(ChannelConflict::TokenTaken) => {
+                after.webhook_token = WebhookToken::from_random_bytes(ports.random.bytes::<16>())
+            }
+            Err(ChannelConflict::NumberTaken { number, channel_id }) => {
+                return Err(ApiError::duplicate(
+                    "did_number",
+                    &number,
+                    format!("number {number} already belongs to message channel {channel_id}"),
+                )
+                .into());
+            }
+            Err(ChannelConflict::Missing) => {
+                return Err(ApiError::new(
+                    ErrCode::DataNotFound,
+                    format!("message channel {} does not exist", before.id),
+                )
+                .into());
+            }
+        }
+    }
+    Err(ApiError::new(ErrCode::Internal, "could not draw an unused webhook token").into())
+}
+
+/// Deletes a channel, refused while it has open sessions (they would lose their way out: close
+/// or transfer them first, or let auto-close end them).
+pub async fn delete_channel<N, W, X, Q, R, K, S>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    sessions: &S,
+    channel: &Channel,
+) -> Result<(), AdminError>
+where
+    W: ChannelWriter,
+    S: InactiveSessions,
+{
+    // every open session of the channel is "inactive since" the end of time
+    let open = sessions.inactive_sessions(channel.id, Timestamp::from_micros(i64::MAX), 1).await?;
+    if !open.is_empty() {
+        return Err(ApiError::new(
+            ErrCode::ActionForbidden,
+            format!("message channel {} has open sessions; close or transfer them before deleting it", channel.id),
+        )
+        .into());
+    }
+    ports.channels.delete_channel(channel).await?;
+    Ok(())
 }
 
 /// Creates an extension from a validated draft.
