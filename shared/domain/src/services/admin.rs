@@ -93,20 +93,18 @@ where
             Err(ChannelConflict::TokenTaken) => {
                 channel.webhook_token = WebhookToken::from_random_bytes(ports.random.bytes::<16>())
             }
-            Err(ChannelConflict::NumberTaken { number, channel_id }) => {
-                return Err(ApiError::duplicate(
-                    "did_number",
-                    &number,
-                    format!("number {number} already belongs to message channel {channel_id}"),
-                )
-                .into());
-            }
+            Err(ChannelConflict::NumberTaken { number, channel_id }) => return Err(number_taken(&number, channel_id)),
             Err(ChannelConflict::Missing) => {
                 return Err(StoreError::permanent("insert channel", "the new channel vanished").into());
             }
         }
     }
     Err(ApiError::new(ErrCode::Internal, "could not draw an unused webhook token").into())
+}
+
+fn number_taken(number: &str, holder: ChannelId) -> AdminError {
+    ApiError::duplicate("did_number", number, format!("number {number} already belongs to message channel {holder}"))
+        .into()
 }
 
 /// Every destination and member of `numbers` must exist.
@@ -194,14 +192,7 @@ where
             Err(ChannelConflict::TokenTaken) => {
                 after.webhook_token = WebhookToken::from_random_bytes(ports.random.bytes::<16>())
             }
-            Err(ChannelConflict::NumberTaken { number, channel_id }) => {
-                return Err(ApiError::duplicate(
-                    "did_number",
-                    &number,
-                    format!("number {number} already belongs to message channel {channel_id}"),
-                )
-                .into());
-            }
+            Err(ChannelConflict::NumberTaken { number, channel_id }) => return Err(number_taken(&number, channel_id)),
             Err(ChannelConflict::Missing) => {
                 return Err(ApiError::new(
                     ErrCode::DataNotFound,
