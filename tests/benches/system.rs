@@ -61,6 +61,7 @@ const FUNCTIONS: &[(&str, &[(&str, &str)])] = &[
             ("CONVERSATION_TABLE_NAME", "c"),
             ("AUTH_TABLE_NAME", "a"),
             ("OUTBOUND_QUEUE_URL", "http://127.0.0.1:9/q"),
+            ("EVENT_BUS_NAME", "b"),
         ],
     ),
     (
@@ -142,9 +143,11 @@ async fn pacing(md: &mut String, n: usize, rate: u16) {
     let _ = writeln!(
         md,
         "A missed slot costs throughput, never the limit: a message that wakes more than 30 ms after its slot takes a \
-         new one at the end of the schedule. Here the late wake-ups come from CPU contention (moto, every function and \
-         the harness share the machine's cores; each send is about seven emulator calls), which is what keeps the \
-         effective rate under the schedule's ideal. In AWS the store does not run on the sender's CPU.\n"
+         new one at the end of the schedule. Here the late wake-ups come from the emulator: moto, every function and \
+         the harness share the machine's cores, each send is about seven emulator calls, and the local stack's moto \
+         applies DynamoDB requests one at a time (as DynamoDB isolates transactions; moto alone does not), copying the \
+         table for every transaction. That is what keeps the effective rate under the schedule's ideal. In AWS the \
+         store neither runs on the sender's CPU nor serialises unrelated requests.\n"
     );
 }
 
@@ -230,6 +233,8 @@ fn sizes(md: &mut String) {
         "AdminApiFunction",
         "AgentApiFunction",
         "OutboxReconcilerFunction",
+        "AutoCloseFunction",
+        "ChannelHealthFunction",
     ];
     for ((name, _), logical) in FUNCTIONS.iter().zip(logical) {
         let host = std::fs::metadata(root.join("target/release").join(name)).map(|m| m.len()).ok();
