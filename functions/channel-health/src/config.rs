@@ -21,9 +21,7 @@ impl Config {
         Ok(Self {
             tables: Tables { directory: required("DIRECTORY_TABLE_NAME")?, ..Tables::default() },
             event_bus_name: required("EVENT_BUS_NAME")?,
-            endpoints: optional("PROVIDER_API_BASE_URL")
-                .filter(|u| !u.trim().is_empty())
-                .map_or_else(ProviderEndpoints::default, |base| ProviderEndpoints::all_at(&base)),
+            endpoints: ProviderEndpoints::configured(optional("PROVIDER_API_BASE_URL").as_deref()),
         })
     }
 }

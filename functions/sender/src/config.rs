@@ -45,9 +45,7 @@ impl Config {
             outbound_queue_url: required("OUTBOUND_QUEUE_URL")?,
             event_bus_name: required("EVENT_BUS_NAME")?,
             retry: RetryPolicy { max_attempts, base_delay: Duration::from_secs(base_seconds) },
-            endpoints: optional("PROVIDER_API_BASE_URL")
-                .filter(|u| !u.trim().is_empty())
-                .map_or_else(ProviderEndpoints::default, |base| ProviderEndpoints::all_at(&base)),
+            endpoints: ProviderEndpoints::configured(optional("PROVIDER_API_BASE_URL").as_deref()),
             callback_base_url: optional("CALLBACK_BASE_URL")
                 .map(|u| u.trim().trim_end_matches('/').to_owned())
                 .filter(|u| !u.is_empty()),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::health::ChannelHealth;
 use crate::ids::{ChannelId, MessageId, SessionId};
 use crate::inbound::InboundMessage;
-use crate::message::{FailureReason, Receipt, ReportedStatus};
+use crate::message::{FailureReason, Receipt};
 use crate::session::{Actor, Assignment, Session, Transition, ViewChange};
 use crate::time::Timestamp;
 
@@ -417,12 +417,7 @@ impl DomainEvent {
                 "detail": reason.detail,
             }),
             DomainEvent::MessageReceipt { session_id, msg_id, channel_id, provider_message_id, receipt } => {
-                let (code, reason) = match &receipt.status {
-                    ReportedStatus::Undelivered { code, reason } | ReportedStatus::Failed { code, reason } => {
-                        (code.clone(), reason.clone())
-                    }
-                    _ => (None, None),
-                };
+                let (code, reason) = receipt.status.failure().unwrap_or((None, None));
                 json!({
                     "session_id": session_id,
                     "msg_id": msg_id,

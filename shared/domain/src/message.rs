@@ -255,7 +255,17 @@ impl ReportedStatus {
 
     /// Whether the customer did not get the message.
     pub fn is_failure(&self) -> bool {
-        matches!(self, ReportedStatus::Undelivered { .. } | ReportedStatus::Failed { .. })
+        self.failure().is_some()
+    }
+
+    /// An undelivered or failed report's provider code and reason.
+    pub fn failure(&self) -> Option<(Option<&str>, Option<&str>)> {
+        match self {
+            ReportedStatus::Undelivered { code, reason } | ReportedStatus::Failed { code, reason } => {
+                Some((code.as_deref(), reason.as_deref()))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -17,13 +17,7 @@ use super::items::{self, ChannelItem, ClaimItem, ExtensionItem, MembershipItem, 
 use super::{DynamoStore, key_map, keys, n, s};
 
 fn put_new(table: &str, item: items::Item) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
-        .build()
-        .map_err(|e| corrupt("build put", e))?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    put_if(table, item, "attribute_not_exists(pk)")
 }
 
 fn encode<T: serde::Serialize>(kind: &'static str, value: &T) -> Result<items::Item, StoreError> {
@@ -172,12 +166,7 @@ impl ChannelWriter for DynamoStore {
         let table = &self.tables.directory;
         let owned = Some("owner_id = :id");
         let id_value = || vec![(":id", n(before.id.get()))];
-        let mut tx = vec![put_if(
-            table,
-            encode("channel", &ChannelItem::from_domain(after))?,
-            "attribute_exists(pk)",
-            Vec::new(),
-        )?];
+        let mut tx = vec![put_if(table, encode("channel", &ChannelItem::from_domain(after))?, "attribute_exists(pk)")?];
         // what each transaction item is, by index, to say which condition failed
         let mut steps: Vec<ClaimStep> = vec![ClaimStep::Other];
         let old_webhook = keys::webhook(before.provider(), &before.webhook_token);
@@ -253,17 +242,14 @@ enum ClaimStep {
     Number(String),
 }
 
-fn put_if(
-    table: &str,
-    item: items::Item,
-    condition: &str,
-    values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
-) -> Result<TransactWriteItem, StoreError> {
-    let mut put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition);
-    for (k, v) in values {
-        put = put.expression_attribute_values(k, v);
-    }
-    Ok(TransactWriteItem::builder().put(put.build().map_err(|e| corrupt("build put", e))?).build())
+fn put_if(table: &str, item: items::Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .map_err(|e| corrupt("build put", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 fn delete_if(

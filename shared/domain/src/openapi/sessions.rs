@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::directory::Extension;
 use crate::ids::{ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId};
-use crate::message::{DeliveryState, Direction, Message, ReportedStatus, SendErrorCode, Sender, prompts};
+use crate::message::{DeliveryState, Direction, Message, SendErrorCode, Sender, prompts};
 use crate::openapi::{ApiError, Fields, parse_id_list};
 use crate::phone::CustomerAddress;
 use crate::session::{Actor, Assignment, Operation, Session, SessionStatus, TimelineEntry};
@@ -441,18 +441,16 @@ pub fn message_record(m: &Message) -> Value {
             json!({"user_id": 0, "user_no": "api", "user_type": user_type::API, "avatar": "", "username": ""})
         }
     };
-    let (send_error, send_error_msg, prompt) = match (&m.delivery, m.receipt.as_ref().map(|r| &r.status)) {
+    let (send_error, send_error_msg, prompt) = match (&m.delivery, m.receipt.as_ref().and_then(|r| r.status.failure()))
+    {
         (DeliveryState::Failed { reason, .. }, _) => {
             (reason.code.as_str(), reason.detail.clone().unwrap_or_default(), reason.prompt.clone())
         }
         // accepted, then the carrier reported it undelivered or failed
-        (
-            DeliveryState::Sent { .. },
-            Some(ReportedStatus::Undelivered { code, reason } | ReportedStatus::Failed { code, reason }),
-        ) => {
+        (DeliveryState::Sent { .. }, Some((code, reason))) => {
             let detail = match (code, reason) {
                 (Some(code), Some(reason)) => format!("{code}: {reason}"),
-                (Some(text), None) | (None, Some(text)) => text.clone(),
+                (Some(text), None) | (None, Some(text)) => text.to_owned(),
                 (None, None) => String::new(),
             };
             (SendErrorCode::SendFail.as_str(), detail, prompts::FAILED_TO_SEND.to_owned())

@@ -164,6 +164,11 @@ impl Default for ProviderEndpoints {
 }
 
 impl ProviderEndpoints {
+    /// The real APIs, or all at `base` when one is configured (blank counts as none).
+    pub fn configured(base: Option<&str>) -> Self {
+        base.filter(|b| !b.trim().is_empty()).map_or_else(Self::default, Self::all_at)
+    }
+
     /// Defaults with every base URL replaced by `base` (a local test server serving them all).
     pub fn all_at(base: &str) -> Self {
         let b = base.trim_end_matches('/').to_owned();

@@ -12,8 +12,8 @@
 use tracing::info;
 
 use crate::events::DomainEvent;
-use crate::ids::ChannelId;
-use crate::message::{DeliveryState, Message, Receipt, ReportedStatus};
+use crate::ids::{ChannelId, MessageId, SessionId};
+use crate::message::{DeliveryState, Message, Receipt};
 use crate::ports::{EventPublisher, ReceiptLedger, StoreError};
 use crate::webhook::StatusReport;
 
@@ -56,15 +56,7 @@ where
     };
     // Equal rank: a repeated callback, or a crash after recording. Applying and publishing again
     // is harmless (the write is conditional, the event id is stable).
-    receipts.apply_receipt(session_id, msg_id, &record.strongest).await?;
-    events
-        .publish(&[DomainEvent::MessageReceipt {
-            session_id,
-            msg_id,
-            channel_id: channel,
-            provider_message_id: report.provider_message_id.clone(),
-            receipt: record.strongest,
-        }])
+    put_on_message(receipts, events, channel, session_id, msg_id, &report.provider_message_id, record.strongest)
         .await?;
     info!(channel_id = %channel, session_id = %session_id, msg_id = %msg_id, status = report.status.name(), "delivery report applied");
     Ok(ReportOutcome::Applied)
@@ -80,22 +72,42 @@ where
     let DeliveryState::Sent { provider_message_id, .. } = &message.delivery else {
         return Ok(false);
     };
+    // only receipts are recorded (`sent` reports never are)
     let Some(receipt) = receipts.recorded_receipt(message.channel_id, provider_message_id).await? else {
         return Ok(false);
     };
-    if matches!(receipt.status, ReportedStatus::Sent) {
-        return Ok(false);
-    }
-    receipts.apply_receipt(message.session_id, message.msg_id, &receipt).await?;
-    events
-        .publish(&[DomainEvent::MessageReceipt {
-            session_id: message.session_id,
-            msg_id: message.msg_id,
-            channel_id: message.channel_id,
-            provider_message_id: provider_message_id.clone(),
-            receipt,
-        }])
-        .await?;
+    put_on_message(
+        receipts,
+        events,
+        message.channel_id,
+        message.session_id,
+        message.msg_id,
+        provider_message_id,
+        receipt,
+    )
+    .await?;
     info!(session_id = %message.session_id, msg_id = %message.msg_id, "early delivery report applied after the send");
     Ok(true)
+}
+
+/// Puts `receipt` on the message (unless it holds one as strong) and publishes its event; both
+/// are safe to repeat.
+async fn put_on_message<R, E>(
+    receipts: &R,
+    events: &E,
+    channel_id: ChannelId,
+    session_id: SessionId,
+    msg_id: MessageId,
+    provider_message_id: &str,
+    receipt: Receipt,
+) -> Result<(), StoreError>
+where
+    R: ReceiptLedger,
+    E: EventPublisher,
+{
+    receipts.apply_receipt(session_id, msg_id, &receipt).await?;
+    let provider_message_id = provider_message_id.to_owned();
+    events
+        .publish(&[DomainEvent::MessageReceipt { session_id, msg_id, channel_id, provider_message_id, receipt }])
+        .await
 }
