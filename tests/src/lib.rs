@@ -94,6 +94,7 @@ impl TestStack {
         config.parameter_overrides.insert("AllowHttpProviderUrls".into(), "true".into());
         // every named provider's send API is the sandbox's (it records the calls)
         config.parameter_overrides.insert("ProviderApiBaseUrl".into(), sandbox.base_url());
+        config.parameter_overrides.insert("SlaMailFrom".into(), SLA_MAIL_FROM.into());
         for (k, v) in options.parameters {
             config.parameter_overrides.insert(k.into(), v);
         }
@@ -168,6 +169,25 @@ impl TestStack {
             .post("extension/create", Some(admin), &json!({"number": number, "caller_id_name": format!("Agent {number}"), "user_password": AGENT_PASSWORD}))
             .await;
         assert_eq!(reply["errcode"], 0, "extension/create: {reply}");
+        reply["id"].as_u64().unwrap()
+    }
+
+    /// Every e-mail the emulator's SES accepted: `{source, destinations, subject, body}`.
+    pub async fn sent_emails(&self) -> Vec<Value> {
+        let url = format!("{}/moto-api/data.json", self.moto.endpoint_url());
+        let data: Value = self.http.get(url).send().await.unwrap().json().await.unwrap();
+        data["ses"]["Message"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Creates a message queue with extra fields (SLA settings, managers); returns its id.
+    pub async fn queue_with(&self, admin: &str, name: &str, mode: &str, members: &[u64], extra: Value) -> u64 {
+        let members: Vec<Value> = members.iter().map(|m| json!({"extension_id": m})).collect();
+        let mut body = json!({"name": name, "assignment_mode": mode, "members": members});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let reply = self.post("message_queue/create", Some(admin), &body).await;
+        assert_eq!(reply["errcode"], 0, "message_queue/create: {reply}");
         reply["id"].as_u64().unwrap()
     }
 
@@ -297,6 +317,9 @@ impl TestStack {
 
 /// `user_type` of an extension user.
 pub const EXTENSION: u8 = 1;
+/// The SES sender of SLA e-mail in the local stack (the `SlaMailFrom` parameter).
+pub const SLA_MAIL_FROM: &str = "sla-alerts@switchboard.local";
+
 /// `user_type` of the third-party platform (`api`).
 pub const PLATFORM: u8 = 9;
 /// How long the asynchronous path (webhook → router → session, or send → provider) may take.

@@ -25,11 +25,11 @@ fn every_sample_event_parses_as_its_functions_event_type() {
             "webhook-ingest" | "admin-api" | "agent-api" => {
                 lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             }
-            "router" | "sender" => {
+            "router" | "sender" | "sla-timer" => {
                 let event: SqsEvent = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(!event.records.is_empty(), "{name} has no records");
             }
-            "outbox-reconciler" | "auto-close" | "channel-health" => {
+            "outbox-reconciler" | "auto-close" | "channel-health" | "queue-sla" => {
                 let _: EventBridgeEvent<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             }
             other => panic!("{name}: no function named {other}; name samples <function>.<case>.json"),

@@ -15,3 +15,4 @@ mod providers;
 mod rejections;
 mod routing;
 mod sending;
+mod sla;

@@ -5,7 +5,7 @@ use domain::ids::{ChannelId, ExtensionId, QueueId};
 use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success};
 use domain::ports::{
     ChannelReader, ChannelWriter, Clock, ExtensionDirectory, IdempotencyStore, InactiveSessions, QueueDirectory,
-    Random, Sequences, StatsReader, TokenStore,
+    Random, Sequences, SlaLedger, StatsReader, TokenStore,
 };
 use domain::secret::Secret;
 use domain::services::admin::{
@@ -45,6 +45,7 @@ pub trait AdminStore:
     + IdempotencyStore
     + StatsReader
     + InactiveSessions
+    + SlaLedger
 {
 }
 impl<T> AdminStore for T where
@@ -57,6 +58,7 @@ impl<T> AdminStore for T where
         + IdempotencyStore
         + StatsReader
         + InactiveSessions
+        + SlaLedger
 {
 }
 
@@ -95,6 +97,7 @@ async fn route<S: AdminStore, R: Random, K: Clock>(deps: &Deps<S, R, K>, req: &A
             ("message_queue", "create") => queue_create(deps, req).await,
             ("message_queue", "get") => queue_get(deps, req).await,
             ("message_queue", "list") => queue_list(deps, req).await,
+            ("message_queue", "sla") => queue_sla(deps, req).await,
             (resource, action) => Err(ApiError::new(
                 ErrCode::InterfaceNotExisted,
                 format!("{resource}/{action} is not an endpoint of this version"),
@@ -404,13 +407,41 @@ async fn queue_get<S: AdminStore, R: Random, K: Clock>(
         .queue(id)
         .await?
         .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message queue {id} does not exist")))?;
-    let mut members = Vec::new();
-    for ext in &queue.members {
+    let mut people = Vec::new();
+    let managers = queue.managers.iter().filter_map(|m| match m {
+        domain::directory::QueueManager::Extension(e) => Some(e),
+        domain::directory::QueueManager::Email(_) => None,
+    });
+    for ext in queue.members.iter().chain(managers) {
         if let Some(e) = deps.store.extension(*ext).await? {
-            members.push(e);
+            people.push(e);
         }
     }
-    Ok(success(json!({"data": directory::queue_json(&queue, &members)})))
+    Ok(success(json!({"data": directory::queue_json(&queue, &people)})))
+}
+
+/// Evaluations `message_queue/sla` returns by default and at most.
+const SLA_HISTORY_DEFAULT: i64 = 96;
+const SLA_HISTORY_MAX: i64 = 1000;
+
+async fn queue_sla<S: AdminStore, R: Random, K: Clock>(
+    deps: &Deps<S, R, K>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id", QueueId::new)?;
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let limit = f.opt_integer_in("history_size", 1, SLA_HISTORY_MAX).unwrap_or(SLA_HISTORY_DEFAULT);
+    f.finish()?;
+    let queue = deps
+        .store
+        .queue(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message queue {id} does not exist")))?;
+    let limit = usize::try_from(limit).unwrap_or(1);
+    let report = domain::services::sla::queue_report(&deps.store, &queue, deps.clock.now(), limit).await?;
+    Ok(success(json!({"data": directory::sla_report_json(&queue, &report)})))
 }
 
 async fn queue_list<S: AdminStore, R: Random, K: Clock>(
@@ -675,6 +706,7 @@ mod tests {
             sessions: &deps.store,
             sequences: &deps.store,
             events: &events,
+            timers: &adapters::memory::InMemoryQueues::new(),
         };
         route_inbound(&routing, &InboundJob { key }).await.unwrap();
 

@@ -10,12 +10,14 @@ pub struct Config {
     pub tables: Tables,
     /// The sending queue.
     pub outbound_queue_url: String,
+    /// The SLA breach timer queue.
+    pub sla_timer_queue_url: String,
     /// The event bus.
     pub event_bus_name: String,
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`, `OUTBOUND_QUEUE_URL`, `EVENT_BUS_NAME`.
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`, `OUTBOUND_QUEUE_URL`, `SLA_TIMER_QUEUE_URL`, `EVENT_BUS_NAME`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             tables: Tables {
@@ -24,6 +26,7 @@ impl Config {
                 auth: required("AUTH_TABLE_NAME")?,
             },
             outbound_queue_url: required("OUTBOUND_QUEUE_URL")?,
+            sla_timer_queue_url: required("SLA_TIMER_QUEUE_URL")?,
             event_bus_name: required("EVENT_BUS_NAME")?,
         })
     }

@@ -15,7 +15,7 @@ use domain::openapi::sessions::{self, Operator, SendTarget, TransferTarget};
 use domain::openapi::{ApiError, ErrCode, Fields, success};
 use domain::ports::{
     ChannelReader, Clock, EventPublisher, ExtensionDirectory, IdempotencyStore, OutboundQueue, QueueDirectory,
-    Sequences, SessionStore, TokenStore,
+    Sequences, SessionStore, SlaTimers, TokenStore,
 };
 use domain::services::sending::{
     AcceptError, AcceptPorts, AgentMessage, MessageTarget, StartRefusal, accept_agent_message,
@@ -52,7 +52,7 @@ impl<T> AgentStore for T where
 }
 
 /// Handles one request.
-pub async fn handle<S: AgentStore, O: OutboundQueue, E: EventPublisher, K: Clock>(
+pub async fn handle<S: AgentStore, O: OutboundQueue + SlaTimers, E: EventPublisher, K: Clock>(
     deps: &Deps<S, O, E, K>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
@@ -61,7 +61,7 @@ pub async fn handle<S: AgentStore, O: OutboundQueue, E: EventPublisher, K: Clock
     Ok(route(deps, &req).instrument(span).await)
 }
 
-async fn route<S: AgentStore, O: OutboundQueue, E: EventPublisher, K: Clock>(
+async fn route<S: AgentStore, O: OutboundQueue + SlaTimers, E: EventPublisher, K: Clock>(
     deps: &Deps<S, O, E, K>,
     req: &ApiRequest,
 ) -> Response<Body> {
@@ -253,14 +253,19 @@ enum OpKind {
     View(ViewChange),
 }
 
-async fn run_operation<S: AgentStore, O, E: EventPublisher, K: Clock>(
+async fn run_operation<S: AgentStore, O: SlaTimers, E: EventPublisher, K: Clock>(
     deps: &Deps<S, O, E, K>,
     id: SessionId,
     actor: Actor,
     operation: SessionOperation,
 ) -> Result<Value, Failure> {
-    let ports =
-        SessionPorts { sessions: &deps.store, directory: &deps.store, events: &deps.events, clock: &deps.clock };
+    let ports = SessionPorts {
+        sessions: &deps.store,
+        directory: &deps.store,
+        events: &deps.events,
+        clock: &deps.clock,
+        timers: &deps.outbound,
+    };
     match operate(&ports, id, actor, operation).await {
         Ok(after) => Ok(success(json!({"session": sessions::session_list_item(&after)}))),
         Err(OperationError::Refused(r)) => Err(refusal(&deps.store, id, r).await),
@@ -284,7 +289,7 @@ fn op_input(req: &ApiRequest) -> Result<Value, Failure> {
     if req.method.eq_ignore_ascii_case("GET") { Ok(req.query_value()) } else { Ok(req.json_body()?) }
 }
 
-async fn session_op<S: AgentStore, O, E: EventPublisher, K: Clock>(
+async fn session_op<S: AgentStore, O: SlaTimers, E: EventPublisher, K: Clock>(
     deps: &Deps<S, O, E, K>,
     req: &ApiRequest,
     principal: &Principal,
@@ -307,7 +312,7 @@ async fn session_op<S: AgentStore, O, E: EventPublisher, K: Clock>(
     run_operation(deps, query.session_id, actor, operation).await
 }
 
-async fn session_change<S: AgentStore, O, E: EventPublisher, K: Clock>(
+async fn session_change<S: AgentStore, O: SlaTimers, E: EventPublisher, K: Clock>(
     deps: &Deps<S, O, E, K>,
     req: &ApiRequest,
     principal: &Principal,
@@ -340,7 +345,7 @@ async fn session_changes<S: AgentStore, O, E, K: Clock>(
     Ok(success(json!({"list": list, "removed": page.removed, "cursor": page.cursor.as_micros().to_string()})))
 }
 
-async fn message_send<S: AgentStore, O: OutboundQueue, E: EventPublisher, K: Clock>(
+async fn message_send<S: AgentStore, O: OutboundQueue + SlaTimers, E: EventPublisher, K: Clock>(
     deps: &Deps<S, O, E, K>,
     req: &ApiRequest,
     principal: &Principal,
@@ -533,6 +538,7 @@ mod tests {
             sessions: &deps.store,
             sequences: &deps.store,
             events: &events,
+            timers: &adapters::memory::InMemoryQueues::new(),
         };
         match route_inbound(&ports, &InboundJob { key }).await.unwrap() {
             domain::services::routing::RouteOutcome::Routed { session_id, .. } => session_id.get(),
@@ -709,6 +715,8 @@ mod tests {
             name: "Support".into(),
             assignment_mode,
             members: vec![ExtensionId::new(1).unwrap(), ExtensionId::new(2).unwrap()],
+            sla: Default::default(),
+            managers: Vec::new(),
             created_at,
         }
     }
@@ -820,6 +828,7 @@ mod tests {
             sessions: &deps.store,
             sequences: &deps.store,
             events: &events,
+            timers: &adapters::memory::InMemoryQueues::new(),
         };
         route_inbound(&ports, &InboundJob { key }).await.unwrap();
         assert_eq!(call(&deps, listed("0")).await["list"][0]["id"], session);

@@ -2,7 +2,7 @@
 
 use adapters::dynamodb::DynamoStore;
 use adapters::eventbridge::EventBridgePublisher;
-use adapters::sqs::SqsQueue;
+use adapters::sqs::{SendQueues, SqsQueue};
 use adapters::system::SystemClock;
 use agent_api::{config::Config, handler};
 use lambda_http::{Error, service_fn};
@@ -14,7 +14,10 @@ async fn main() -> Result<(), Error> {
     let sdk = lambda_support::aws::sdk_config().await;
     let deps = handler::Deps {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
-        outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.outbound_queue_url),
+        outbound: SendQueues {
+            outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.outbound_queue_url),
+            sla_timers: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.sla_timer_queue_url),
+        },
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
         clock: SystemClock,
     };

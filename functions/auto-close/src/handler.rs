@@ -98,7 +98,9 @@ mod tests {
         }
         let key = record.key.clone();
         store.insert_pending(&record).await.unwrap();
-        let routing = RoutingPorts { channels: store, inbox: store, sessions: store, sequences: store, events };
+        let timers = adapters::memory::InMemoryQueues::new();
+        let routing =
+            RoutingPorts { channels: store, inbox: store, sessions: store, sequences: store, events, timers: &timers };
         route_inbound(&routing, &InboundJob { key }).await.unwrap();
     }
 

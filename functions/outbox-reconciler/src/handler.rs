@@ -3,7 +3,7 @@
 //! before it is handed on.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use domain::ports::{Clock, EventPublisher, InboundQueue, OutboundQueue, Outbox};
+use domain::ports::{Clock, EventPublisher, InboundQueue, OutboundQueue, Outbox, SlaTimers};
 use domain::services::outbox::{OutboxPorts, reconcile};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
@@ -13,7 +13,7 @@ use tracing::{Instrument, info_span};
 pub struct Deps<X, Q, E, K> {
     /// The outbox index.
     pub outbox: X,
-    /// Both work queues.
+    /// The work queues and the SLA timer queue.
     pub queues: Q,
     /// The event bus.
     pub events: E,
@@ -28,7 +28,7 @@ pub async fn handle<X, Q, E, K>(
 ) -> Result<Value, Error>
 where
     X: Outbox,
-    Q: InboundQueue + OutboundQueue,
+    Q: InboundQueue + OutboundQueue + SlaTimers,
     E: EventPublisher,
     K: Clock,
 {
@@ -39,6 +39,7 @@ where
         outbound: &deps.queues,
         events: &deps.events,
         clock: &deps.clock,
+        timers: &deps.queues,
     };
     let report = reconcile(&ports).instrument(span).await?;
     Ok(json!({"due": report.due, "handed_on": report.handed_on, "skipped": report.skipped}))

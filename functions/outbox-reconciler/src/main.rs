@@ -17,7 +17,8 @@ async fn main() -> Result<(), Error> {
         outbox: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
         queues: SqsQueues {
             inbound: SqsQueue::new(sqs.clone(), config.inbound_queue_url),
-            outbound: SqsQueue::new(sqs, config.outbound_queue_url),
+            outbound: SqsQueue::new(sqs.clone(), config.outbound_queue_url),
+            sla_timers: SqsQueue::new(sqs, config.sla_timer_queue_url),
         },
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
         clock: SystemClock,

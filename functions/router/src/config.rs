@@ -10,10 +10,12 @@ pub struct Config {
     pub tables: Tables,
     /// The event bus.
     pub event_bus_name: String,
+    /// The SLA breach timer queue.
+    pub sla_timer_queue_url: String,
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `EVENT_BUS_NAME`.
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `EVENT_BUS_NAME`, `SLA_TIMER_QUEUE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             tables: Tables {
@@ -22,6 +24,7 @@ impl Config {
                 auth: String::new(),
             },
             event_bus_name: required("EVENT_BUS_NAME")?,
+            sla_timer_queue_url: required("SLA_TIMER_QUEUE_URL")?,
         })
     }
 }

@@ -3,25 +3,28 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use domain::inbound::InboundJob;
-use domain::ports::{ChannelReader, EventPublisher, Inbox, Sequences, SessionStore};
+use domain::ports::{ChannelReader, EventPublisher, Inbox, Sequences, SessionStore, SlaTimers};
 use domain::services::routing::{RouteError, RoutingPorts, route_inbound};
 use lambda_runtime::{Error, LambdaEvent};
 use lambda_support::sqs::{outcome_of, process_batch};
 use tracing::{Instrument, info_span};
 
 /// What the handler needs.
-pub struct Deps<S, E> {
+pub struct Deps<S, E, T> {
     /// Channels, inbox, sessions and sequences (one DynamoDB store in production).
     pub store: S,
     /// The event bus.
     pub events: E,
+    /// The SLA breach timers (a session opened in a queue starts one).
+    pub timers: T,
 }
 
 /// Handles one batch.
-pub async fn handle<S, E>(deps: &Deps<S, E>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
+pub async fn handle<S, E, T>(deps: &Deps<S, E, T>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
 where
     S: ChannelReader + Inbox + SessionStore + Sequences,
     E: EventPublisher,
+    T: SlaTimers,
 {
     let ports = RoutingPorts {
         channels: &deps.store,
@@ -29,6 +32,7 @@ where
         sessions: &deps.store,
         sequences: &deps.store,
         events: &deps.events,
+        timers: &deps.timers,
     };
     Ok(process_batch(event.payload, |job: InboundJob| {
         let ports = &ports;
@@ -43,7 +47,7 @@ where
 mod tests {
     use super::*;
     use adapters::memory::fixtures::{general_channel, pending_inbound};
-    use adapters::memory::{InMemoryEvents, InMemoryStore, close_session_for_test};
+    use adapters::memory::{InMemoryEvents, InMemoryQueues, InMemoryStore, close_session_for_test};
     use domain::channel::Destination;
     use domain::events::DomainEvent;
     use domain::ids::{ChannelId, ExtensionId, QueueId, SessionId};
@@ -55,7 +59,7 @@ mod tests {
 
     const SAMPLE: &str = include_str!("../../../events/router.sqs-batch.json");
 
-    async fn deps() -> Deps<InMemoryStore, InMemoryEvents> {
+    async fn deps() -> Deps<InMemoryStore, InMemoryEvents, InMemoryQueues> {
         let store = InMemoryStore::new();
         let channel = general_channel(
             1,
@@ -67,10 +71,15 @@ mod tests {
             ],
         );
         store.insert_channel(&channel).await.unwrap().unwrap();
-        Deps { store, events: InMemoryEvents::new() }
+        Deps { store, events: InMemoryEvents::new(), timers: InMemoryQueues::new() }
     }
 
-    async fn stored(deps: &Deps<InMemoryStore, InMemoryEvents>, id: &str, from: &str, to: &str) -> InboundKey {
+    async fn stored(
+        deps: &Deps<InMemoryStore, InMemoryEvents, InMemoryQueues>,
+        id: &str,
+        from: &str,
+        to: &str,
+    ) -> InboundKey {
         let mut record =
             pending_inbound(id, from, to, &format!("message {id}"), Timestamp::from_millis(1_795_000_000_000));
         record.accepted_at = Timestamp::from_millis(1_795_000_000_100);

@@ -2,6 +2,7 @@
 
 use adapters::dynamodb::DynamoStore;
 use adapters::eventbridge::EventBridgePublisher;
+use adapters::sqs::SqsQueue;
 use lambda_runtime::{Error, service_fn};
 use router::{config::Config, handler};
 
@@ -14,6 +15,7 @@ async fn main() -> Result<(), Error> {
     let deps = handler::Deps {
         store,
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
+        timers: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.sla_timer_queue_url),
     };
     lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
 }

@@ -126,12 +126,14 @@ mod tests {
         let record = pending_inbound("in-1", "+8618012121222", "+14102161183", "hi", deps.clock.now());
         let key = record.key.clone();
         deps.store.insert_pending(&record).await.unwrap();
+        let timers = adapters::memory::InMemoryQueues::new();
         let routing = RoutingPorts {
             channels: &deps.store,
             inbox: &deps.store,
             sessions: &deps.store,
             sequences: &deps.store,
             events: &deps.events,
+            timers: &timers,
         };
         route_inbound(&routing, &InboundJob { key }).await.unwrap();
         let accept = AcceptPorts {

@@ -159,8 +159,19 @@ pub struct Plan {
     pub event_buses: Vec<EventBusBinding>,
     /// Every `AWS::Serverless::HttpApi`.
     pub http_apis: Vec<HttpApiBinding>,
+    /// Every `AWS::SES::EmailIdentity` (the emulator accepts mail only from verified senders).
+    pub email_identities: Vec<EmailIdentityBinding>,
     /// Resources accepted through [`IGNORED_RESOURCE_TYPES`]: `(logical id, type)`.
     pub ignored: Vec<(String, String)>,
+}
+
+/// An SES sender identity, verified in the emulator at provisioning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailIdentityBinding {
+    /// Logical id in the template.
+    pub logical_id: String,
+    /// The address or domain.
+    pub identity: String,
 }
 
 /// A function run as child processes of its real binary.
@@ -351,6 +362,7 @@ pub fn plan_template(
         tables: Vec::new(),
         event_buses: Vec::new(),
         http_apis: Vec::new(),
+        email_identities: Vec::new(),
         ignored: Vec::new(),
     };
     for (logical_id, resource) in template.resources() {
@@ -417,6 +429,13 @@ pub fn plan_template(
                 properties,
             }),
             "AWS::Serverless::HttpApi" => plan.http_apis.push(HttpApiBinding { logical_id: logical_id.clone() }),
+            "AWS::SES::EmailIdentity" => plan.email_identities.push(EmailIdentityBinding {
+                logical_id: logical_id.clone(),
+                identity: name_of("EmailIdentity")?.ok_or_else(|| PlanError::Invalid {
+                    location: format!("Resources.{logical_id}.Properties.EmailIdentity"),
+                    reason: "missing EmailIdentity".to_owned(),
+                })?,
+            }),
             other => {
                 if IGNORED_RESOURCE_TYPES.iter().any(|(t, _)| *t == other) {
                     plan.ignored.push((logical_id.clone(), other.to_owned()));

@@ -57,6 +57,8 @@ pub struct AwsClients {
     pub sqs: aws_sdk_sqs::Client,
     /// EventBridge.
     pub events: aws_sdk_eventbridge::Client,
+    /// SES (v2).
+    pub ses: aws_sdk_sesv2::Client,
 }
 
 impl AwsClients {
@@ -67,6 +69,7 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
+            ses: aws_sdk_sesv2::Client::new(&config),
         }
     }
 }
@@ -127,6 +130,16 @@ pub async fn provision(
     }
     for b in &plan.event_buses {
         pending.insert(b.logical_id.clone(), (Kind::Bus, &b.properties));
+    }
+    for identity in &plan.email_identities {
+        // Local stand-in for SES verification: the emulator only sends from verified senders.
+        let result = clients.ses.create_email_identity().email_identity(&identity.identity).send().await;
+        if let Err(err) = result
+            && !err.as_service_error().is_some_and(|e| e.is_already_exists_exception())
+        {
+            return Err(aws_error("CreateEmailIdentity", &identity.logical_id, err));
+        }
+        resolver.add_resource(&identity.logical_id, Physical::EmailIdentity { identity: identity.identity.clone() });
     }
     let ids: BTreeSet<String> = pending.keys().cloned().collect();
     while !pending.is_empty() {

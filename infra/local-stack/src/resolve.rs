@@ -69,6 +69,11 @@ pub enum Physical {
         /// Bus ARN.
         arn: String,
     },
+    /// An SES identity (`Ref` gives the address or domain).
+    EmailIdentity {
+        /// The address or domain.
+        identity: String,
+    },
     /// An HTTP API (every local one is served by the same gateway).
     HttpApi {
         /// API id (`local`).
@@ -420,6 +425,7 @@ impl Resolver {
             Some(Physical::Queue { url, .. }) => s(url),
             Some(Physical::EventBus { name, .. }) => s(name),
             Some(Physical::HttpApi { id }) => s(id),
+            Some(Physical::EmailIdentity { identity }) => s(identity),
             Some(Physical::Function { name, .. }) => s(name),
             None => Err(self.missing_resource(name)),
         }

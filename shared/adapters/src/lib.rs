@@ -4,6 +4,7 @@
 //! * [`dynamodb`]: every store port over the Directory, Conversation and Auth tables.
 //! * [`sqs`]: the routing and sending work queues.
 //! * [`eventbridge`]: the domain event publisher.
+//! * [`ses`]: e-mail (SLA notices to queue managers).
 //! * [`http`]: provider API calls with `reqwest`.
 //! * [`system`]: the system clock and the OS random source.
 //! * `memory` (feature `testing`): in-memory versions of all of the above for fast tests.
@@ -14,5 +15,6 @@ pub mod eventbridge;
 pub mod http;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+pub mod ses;
 pub mod sqs;
 pub mod system;

@@ -17,16 +17,17 @@ use domain::message::{DeliveryState, Message, Origin, OutboundJob, Receipt};
 use domain::ports::{
     AssignmentChange, ChangeRecord, ChannelConflict, ChannelHealthLedger, ChannelReader, ChannelWriter, Clock,
     DeliveryResult, EventPublisher, ExtensionConflict, ExtensionDirectory, HealthWrite, IdempotencyStart,
-    IdempotencyStore, InactiveSessions, InboundCommit, InboundCommitOutcome, InboundQueue, Inbox, InboxInsert,
+    IdempotencyStore, InactiveSessions, InboundCommit, InboundCommitOutcome, InboundQueue, Inbox, InboxInsert, Mailer,
     OutboundCommit, OutboundCommitOutcome, OutboundLedger, OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp,
     QueueDirectory, Random, ReceiptLedger, ReceiptRecord, SendClaim, Sequences, SessionList, SessionStore,
-    SessionTarget, StatsReader, StoreError, TokenStore, TransitionOutcome,
+    SessionTarget, SlaLedger, SlaTimers, StatsReader, StoreError, TokenStore, TransitionOutcome,
 };
 use domain::provider::{ProviderRequest, ProviderResponse};
 use domain::services::idempotency::IN_PROGRESS_LEASE;
 use domain::session::{
     Assignment, Audience, LastMessage, ListView, Session, SessionKey, SessionStatus, TimelineEntry, Transition,
 };
+use domain::sla::{OfferKey, OfferRecord, OfferWrite, SlaEvaluation, SlaState, SlaTimer, SlaWindow};
 use domain::stats::{Counters, StatsDelta};
 use domain::time::Timestamp;
 use domain::webhook::Headers;
@@ -75,6 +76,9 @@ struct State {
     stats: HashMap<(ChannelId, String, String), Counters>,
     tokens: HashMap<String, TokenGrant>,
     idempotency: HashMap<String, (String, Option<String>, Timestamp)>,
+    offers: BTreeMap<(QueueId, Timestamp, SessionId), OfferRecord>,
+    sla_states: HashMap<QueueId, SlaState>,
+    evaluations: BTreeMap<(QueueId, Timestamp), SlaEvaluation>,
 }
 
 /// Every store port in memory.
@@ -129,6 +133,27 @@ const EVENT_GRACE: Duration = Duration::from_secs(60);
 
 fn stash_event(state: &mut State, event: &LifecycleEvent, at: Timestamp) {
     state.events.insert(event.event_id(), (event.clone(), at.plus(EVENT_GRACE)));
+}
+
+fn offer_slot(key: &OfferKey) -> (QueueId, Timestamp, SessionId) {
+    (key.queue, key.entered_at, key.session)
+}
+
+/// Applies an offer write as the DynamoDB adapter's idempotent upserts do.
+fn apply_offer(state: &mut State, write: &OfferWrite) {
+    let key = match write {
+        OfferWrite::Start(key) | OfferWrite::Answer { key, .. } | OfferWrite::Leave { key, .. } => key,
+    };
+    let offer = state.offers.entry(offer_slot(key)).or_insert_with(|| OfferRecord::new(*key));
+    match write {
+        OfferWrite::Start(_) => {}
+        OfferWrite::Answer { at, .. } => {
+            offer.answered_at.get_or_insert(*at);
+        }
+        OfferWrite::Leave { at, .. } => {
+            offer.left_at.get_or_insert(*at);
+        }
+    }
 }
 
 /// A message in either direction brings an owned session back to its owner's Recent list.
@@ -381,6 +406,9 @@ impl SessionStore for InMemoryStore {
                 s.locks.insert(session.key.clone(), session.id);
                 s.sessions.insert(session.id, (**session).clone());
                 s.timeline.push(created.clone());
+                if let Some(start) = domain::sla::opening_write(session) {
+                    apply_offer(&mut s, &start);
+                }
                 s.changes.push((session.assignment.audience(), commit.at, session.id));
                 true
             }
@@ -452,6 +480,11 @@ impl SessionStore for InMemoryStore {
                 session.last_message = Some(LastMessage::new(msg.msg_id, msg.text.as_deref(), false, at));
                 session.unread = 0;
                 session.version += 1;
+                if let (Some(OfferWrite::Answer { at: answered, .. }), Some(offer)) =
+                    (&commit.answers, &mut session.offer)
+                {
+                    offer.answered_at.get_or_insert(*answered);
+                }
                 back_to_recent(session);
                 if let AssignmentChange::TakeFromQueue { entry, event, .. } = change {
                     s.timeline.push(entry.clone());
@@ -463,6 +496,9 @@ impl SessionStore for InMemoryStore {
             s.changes.push((audience, at, msg.session_id));
         }
         stash_event(&mut s, &commit.accepted, at);
+        if let Some(answer) = &commit.answers {
+            apply_offer(&mut s, answer);
+        }
         s.messages.insert(
             (msg.session_id, msg.msg_id),
             StoredMessage { message: msg.clone(), lease_until: None, outbox_due: Some(commit.outbox_due) },
@@ -493,6 +529,9 @@ impl SessionStore for InMemoryStore {
         }
         for audience in transition.audiences() {
             s.changes.push((audience, transition.at, after.id));
+        }
+        for write in domain::sla::transition_writes(transition) {
+            apply_offer(&mut s, &write);
         }
         Ok(TransitionOutcome::Committed)
     }
@@ -884,6 +923,128 @@ impl IdempotencyStore for InMemoryStore {
     }
 }
 
+impl InMemoryStore {
+    /// Every stored offer of a queue, by entry time (tests).
+    pub fn offers_of(&self, queue: QueueId) -> Vec<OfferRecord> {
+        lock(&self.state).offers.values().filter(|o| o.key.queue == queue).copied().collect()
+    }
+
+    /// Stores an offer as it would stand after its session's commits (tests of the evaluation).
+    pub fn put_offer(&self, offer: OfferRecord) {
+        lock(&self.state).offers.insert(offer_slot(&offer.key), offer);
+    }
+}
+
+impl SlaLedger for InMemoryStore {
+    async fn offers_entered(&self, queue: QueueId, window: SlaWindow) -> Result<Vec<OfferRecord>, StoreError> {
+        Ok(lock(&self.state)
+            .offers
+            .values()
+            .filter(|o| o.key.queue == queue && o.key.entered_at >= window.start && o.key.entered_at < window.end)
+            .copied()
+            .collect())
+    }
+
+    async fn offer(&self, key: &OfferKey) -> Result<Option<OfferRecord>, StoreError> {
+        Ok(lock(&self.state).offers.get(&offer_slot(key)).copied())
+    }
+
+    async fn record_breach(&self, key: &OfferKey, at: Timestamp) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        match s.offers.get_mut(&offer_slot(key)) {
+            Some(o) if o.answered_at.is_none() && o.left_at.is_none() && o.breached_at.is_none() => {
+                o.breached_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn breach_announced(&self, key: &OfferKey) -> Result<(), StoreError> {
+        if let Some(o) = lock(&self.state).offers.get_mut(&offer_slot(key)) {
+            o.breach_announced = true;
+        }
+        Ok(())
+    }
+
+    async fn sla_state(&self, queue: QueueId) -> Result<SlaState, StoreError> {
+        Ok(lock(&self.state).sla_states.get(&queue).cloned().unwrap_or_default())
+    }
+
+    async fn record_evaluation(
+        &self,
+        evaluation: &SlaEvaluation,
+        state: &SlaState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        let current = s.sla_states.get(&evaluation.queue).map_or(0, |st| st.version);
+        let slot = (evaluation.queue, evaluation.window.end);
+        if current != expected_version || s.evaluations.contains_key(&slot) {
+            return Ok(false);
+        }
+        s.sla_states.insert(evaluation.queue, state.clone());
+        s.evaluations.insert(slot, *evaluation);
+        Ok(true)
+    }
+
+    async fn clear_pending(&self, queue: QueueId, notice_id: &str) -> Result<(), StoreError> {
+        if let Some(st) = lock(&self.state).sla_states.get_mut(&queue)
+            && st.pending.as_ref().is_some_and(|p| p.event_id() == notice_id)
+        {
+            st.pending = None;
+            st.version += 1;
+        }
+        Ok(())
+    }
+
+    async fn evaluations(&self, queue: QueueId, limit: usize) -> Result<Vec<SlaEvaluation>, StoreError> {
+        Ok(lock(&self.state)
+            .evaluations
+            .range((queue, Timestamp::from_micros(i64::MIN))..=(queue, Timestamp::from_micros(i64::MAX)))
+            .rev()
+            .take(limit)
+            .map(|(_, e)| *e)
+            .collect())
+    }
+}
+
+/// Records sent mail; can be made to fail (retryably or for good).
+#[derive(Debug, Default)]
+pub struct InMemoryMailer {
+    sent: Mutex<Vec<(Vec<String>, String, String)>>,
+    failing: Mutex<Option<bool>>,
+}
+
+impl InMemoryMailer {
+    /// No mail yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every send fail: `Some(true)` retryably, `Some(false)` for good; `None` succeeds.
+    pub fn set_failing(&self, failing: Option<bool>) {
+        *lock(&self.failing) = failing;
+    }
+
+    /// (to, subject, body) of every message sent.
+    pub fn sent(&self) -> Vec<(Vec<String>, String, String)> {
+        lock(&self.sent).clone()
+    }
+}
+
+impl Mailer for InMemoryMailer {
+    async fn send_mail(&self, to: &[String], subject: &str, body: &str) -> Result<(), StoreError> {
+        match *lock(&self.failing) {
+            Some(true) => return Err(StoreError::retryable("send e-mail", "mail unavailable (test)")),
+            Some(false) => return Err(StoreError::permanent("send e-mail", "address rejected (test)")),
+            None => {}
+        }
+        lock(&self.sent).push((to.to_vec(), subject.to_owned(), body.to_owned()));
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------- queues, bus, provider, clock
 
 /// Records queued jobs; can be made to fail like an unavailable SQS.
@@ -891,6 +1052,7 @@ impl IdempotencyStore for InMemoryStore {
 pub struct InMemoryQueues {
     inbound: Mutex<Vec<InboundJob>>,
     outbound: Mutex<Vec<(OutboundJob, u32)>>,
+    timers: Mutex<Vec<(SlaTimer, Duration)>>,
     failing: Mutex<bool>,
 }
 
@@ -915,6 +1077,11 @@ impl InMemoryQueues {
         std::mem::take(&mut *lock(&self.outbound))
     }
 
+    /// Takes the SLA timers (with their delays) started so far.
+    pub fn take_timers(&self) -> Vec<(SlaTimer, Duration)> {
+        std::mem::take(&mut *lock(&self.timers))
+    }
+
     fn check(&self) -> Result<(), StoreError> {
         if *lock(&self.failing) { Err(StoreError::retryable("enqueue", "queue unavailable (test)")) } else { Ok(()) }
     }
@@ -924,6 +1091,14 @@ impl InboundQueue for InMemoryQueues {
     async fn enqueue_inbound(&self, job: &InboundJob) -> Result<(), StoreError> {
         self.check()?;
         lock(&self.inbound).push(job.clone());
+        Ok(())
+    }
+}
+
+impl SlaTimers for InMemoryQueues {
+    async fn start_timer(&self, timer: &SlaTimer, delay: Duration) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.timers).push((*timer, delay));
         Ok(())
     }
 }

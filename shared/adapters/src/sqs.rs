@@ -1,10 +1,13 @@
 //! SQS implementations of the work queues: JSON job bodies, per-message `DelaySeconds`.
 
+use std::time::Duration;
+
 use aws_sdk_sqs::Client;
 use domain::inbound::InboundJob;
 use domain::message::OutboundJob;
 use domain::pacing::MAX_QUEUE_DELAY_SECONDS;
-use domain::ports::{InboundQueue, OutboundQueue, StoreError};
+use domain::ports::{InboundQueue, OutboundQueue, SlaTimers, StoreError};
+use domain::sla::{MAX_TIMER_DELAY, SlaTimer};
 
 /// A standard SQS queue (per-message delays need a standard queue, not FIFO).
 #[derive(Debug, Clone)]
@@ -54,6 +57,14 @@ pub struct SqsQueues {
     pub inbound: SqsQueue,
     /// Sending queue.
     pub outbound: SqsQueue,
+    /// SLA breach timers.
+    pub sla_timers: SqsQueue,
+}
+
+impl SlaTimers for SqsQueues {
+    async fn start_timer(&self, timer: &SlaTimer, delay: Duration) -> Result<(), StoreError> {
+        self.sla_timers.start_timer(timer, delay).await
+    }
 }
 
 impl InboundQueue for SqsQueues {
@@ -65,5 +76,34 @@ impl InboundQueue for SqsQueues {
 impl OutboundQueue for SqsQueues {
     async fn enqueue_outbound(&self, job: &OutboundJob, delay_seconds: u32) -> Result<(), StoreError> {
         self.outbound.enqueue_outbound(job, delay_seconds).await
+    }
+}
+
+impl SlaTimers for SqsQueue {
+    async fn start_timer(&self, timer: &SlaTimer, delay: Duration) -> Result<(), StoreError> {
+        let body = serde_json::to_string(timer).map_err(|e| StoreError::permanent("encode SLA timer", e))?;
+        let delay = u32::try_from(delay.min(MAX_TIMER_DELAY).as_secs()).unwrap_or(0);
+        self.send("start SLA timer", body, delay).await
+    }
+}
+
+/// The sending queue and the SLA timer queue (what the agent API hands work to).
+#[derive(Debug, Clone)]
+pub struct SendQueues {
+    /// Sending queue.
+    pub outbound: SqsQueue,
+    /// SLA breach timers.
+    pub sla_timers: SqsQueue,
+}
+
+impl OutboundQueue for SendQueues {
+    async fn enqueue_outbound(&self, job: &OutboundJob, delay_seconds: u32) -> Result<(), StoreError> {
+        self.outbound.enqueue_outbound(job, delay_seconds).await
+    }
+}
+
+impl SlaTimers for SendQueues {
+    async fn start_timer(&self, timer: &SlaTimer, delay: Duration) -> Result<(), StoreError> {
+        self.sla_timers.start_timer(timer, delay).await
     }
 }

@@ -86,8 +86,59 @@ pub struct MessageQueue {
     pub assignment_mode: AssignmentMode,
     /// Agents (extension ids), in the order the administrator gave them.
     pub members: Vec<ExtensionId>,
+    /// Service level settings (decisions.md "SLA").
+    pub sla: SlaSettings,
+    /// Who is told when the service level falls below its threshold or recovers.
+    pub managers: Vec<QueueManager>,
     /// When it was created.
     pub created_at: Timestamp,
+}
+
+/// A queue's service level settings (decisions.md "SLA"; seed 001 §5.2 defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaSettings {
+    /// A session is answered in time if an agent first replies less than this many seconds
+    /// after it entered the queue (`sla_time`, 1 to 604 800 s, default 60).
+    pub sla_time_secs: u32,
+    /// How often, in minutes, the figure is computed over the last interval and compared with
+    /// the threshold (`evaluation_interval`, 1 to 1440, default 15).
+    pub evaluation_interval_mins: u32,
+    /// Alarm below this percentage (`alarm_threshold`, 0 to 100, default 80).
+    pub alarm_threshold_percent: u8,
+}
+
+impl SlaSettings {
+    /// `sla_time` bounds (seconds).
+    pub const SLA_TIME_RANGE: std::ops::RangeInclusive<u32> = 1..=604_800;
+    /// `evaluation_interval` bounds (minutes).
+    pub const EVALUATION_INTERVAL_RANGE: std::ops::RangeInclusive<u32> = 1..=1440;
+
+    /// The answer deadline as a duration.
+    pub fn sla_time(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.sla_time_secs))
+    }
+
+    /// The evaluation interval as a duration.
+    pub fn evaluation_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.evaluation_interval_mins) * 60)
+    }
+}
+
+impl Default for SlaSettings {
+    fn default() -> Self {
+        Self { sla_time_secs: 60, evaluation_interval_mins: 15, alarm_threshold_percent: 80 }
+    }
+}
+
+/// Someone told about a queue's service level: an extension (at its e-mail address) or an
+/// e-mail address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueManager {
+    /// An extension; mailed at its `email_addr`.
+    Extension(ExtensionId),
+    /// An address.
+    Email(String),
 }
 
 impl MessageQueue {

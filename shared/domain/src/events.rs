@@ -12,6 +12,7 @@ use crate::ids::{ChannelId, MessageId, SessionId};
 use crate::inbound::InboundMessage;
 use crate::message::{FailureReason, Receipt};
 use crate::session::{Actor, Assignment, Session, Transition, ViewChange};
+use crate::sla::{OfferKey, SlaNotice};
 use crate::time::Timestamp;
 
 /// EventBridge `Source` of every event we publish.
@@ -79,6 +80,22 @@ pub enum DomainEvent {
         /// The status now.
         current: ChannelHealth,
         /// When the check ran.
+        at: Timestamp,
+    },
+    /// A queue's service level crossed its alarm threshold (down: alarm; up: recovery).
+    QueueSla {
+        /// The crossing.
+        notice: SlaNotice,
+        /// When it was evaluated.
+        at: Timestamp,
+    },
+    /// A queued session passed its queue's `sla_time` without an agent reply.
+    SessionSlaBreached {
+        /// The offer.
+        offer: OfferKey,
+        /// The `sla_time` it passed (s).
+        sla_time_secs: u32,
+        /// When the breach was recorded.
         at: Timestamp,
     },
     /// An outbound message will not be sent.
@@ -327,6 +344,8 @@ impl DomainEvent {
             DomainEvent::MessageFailed { .. } => "message.failed",
             DomainEvent::MessageReceipt { .. } => "message.receipt",
             DomainEvent::ChannelHealthChanged { .. } => "channel.health_changed",
+            DomainEvent::QueueSla { notice, .. } => notice.event_type(),
+            DomainEvent::SessionSlaBreached { .. } => "session.sla_breached",
             DomainEvent::Lifecycle(e) => e.event_type(),
         }
     }
@@ -344,6 +363,10 @@ impl DomainEvent {
             DomainEvent::ChannelHealthChanged { channel_id, at, .. } => {
                 format!("channel.health_changed:{channel_id}:{}", at.as_micros())
             }
+            DomainEvent::QueueSla { notice, .. } => notice.event_id(),
+            DomainEvent::SessionSlaBreached { offer, .. } => {
+                format!("session.sla_breached:{}:{}:{}", offer.session, offer.queue, offer.entered_at.as_micros())
+            }
             DomainEvent::Lifecycle(e) => e.event_id(),
         }
     }
@@ -355,7 +378,9 @@ impl DomainEvent {
             DomainEvent::MessageReceived { message, .. } => message.provider_timestamp,
             DomainEvent::MessageSent { at, .. } | DomainEvent::MessageFailed { at, .. } => *at,
             DomainEvent::MessageReceipt { receipt, .. } => receipt.at,
-            DomainEvent::ChannelHealthChanged { at, .. } => *at,
+            DomainEvent::ChannelHealthChanged { at, .. }
+            | DomainEvent::QueueSla { at, .. }
+            | DomainEvent::SessionSlaBreached { at, .. } => *at,
             DomainEvent::Lifecycle(e) => e.at(),
         }
     }
@@ -372,7 +397,8 @@ impl DomainEvent {
                 (Some(*session_id), Some(*msg_id))
             }
             DomainEvent::Lifecycle(e) => (Some(e.session_id()), None),
-            DomainEvent::ChannelHealthChanged { .. } => (None, None),
+            DomainEvent::SessionSlaBreached { offer, .. } => (Some(offer.session), None),
+            DomainEvent::ChannelHealthChanged { .. } | DomainEvent::QueueSla { .. } => (None, None),
         }
     }
 
@@ -434,6 +460,22 @@ impl DomainEvent {
                 "status": current.as_str(),
                 "label": current.label(),
                 "checked_at": at.to_rfc3339(),
+            }),
+            DomainEvent::QueueSla { notice, .. } => json!({
+                "queue_id": notice.queue,
+                "sla": notice.figure.percent(),
+                "answered_in_time": notice.figure.met,
+                "counted": notice.figure.counted,
+                "alarm_threshold": notice.threshold_percent,
+                "sla_time": notice.sla_time_secs,
+                "window_start": notice.window.start.to_rfc3339(),
+                "window_end": notice.window.end.to_rfc3339(),
+            }),
+            DomainEvent::SessionSlaBreached { offer, sla_time_secs, .. } => json!({
+                "session_id": offer.session,
+                "queue_id": offer.queue,
+                "entered_queue_at": offer.entered_at.to_rfc3339(),
+                "sla_time": sla_time_secs,
             }),
             DomainEvent::Lifecycle(e) => e.data(),
         };

@@ -34,6 +34,7 @@ pub mod provider;
 pub mod secret;
 pub mod services;
 pub mod session;
+pub mod sla;
 pub mod stats;
 pub mod time;
 pub mod webhook;

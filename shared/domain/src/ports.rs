@@ -18,6 +18,7 @@ use crate::inbound::{InboundJob, InboundKey, InboundRecord, InboundState};
 use crate::message::{FailureReason, Message, OutboundJob, Receipt};
 use crate::provider::{ProviderRequest, ProviderResponse};
 use crate::session::{Assignment, Audience, ListOwner, Session, SessionKey, TimelineEntry, Transition};
+use crate::sla::{OfferKey, OfferRecord, OfferWrite, SlaEvaluation, SlaState, SlaTimer, SlaWindow};
 use crate::stats::{Counters, StatsDelta};
 use crate::time::Timestamp;
 
@@ -275,6 +276,9 @@ pub struct OutboundCommit {
     pub assignment: AssignmentChange,
     /// The `message.accepted` event (kept in the event outbox until published).
     pub accepted: LifecycleEvent,
+    /// The queue offer this reply answers (the first agent reply since the session entered its
+    /// queue), written idempotently with the message.
+    pub answers: Option<OfferWrite>,
 }
 
 /// What happened to an [`OutboundCommit`].
@@ -587,4 +591,45 @@ pub trait StatsReader {
         number: &str,
         days: Option<(String, String)>,
     ) -> Result<Counters, StoreError>;
+}
+
+/// Queue service level records: offers (written with the session changes, see
+/// [`crate::sla::OfferWrite`]), breaches, evaluations and each queue's alarm state.
+pub trait SlaLedger {
+    /// Offers that entered `queue` in `window`, oldest first.
+    async fn offers_entered(&self, queue: QueueId, window: SlaWindow) -> Result<Vec<OfferRecord>, StoreError>;
+    /// One offer.
+    async fn offer(&self, key: &OfferKey) -> Result<Option<OfferRecord>, StoreError>;
+    /// Records the breach if the offer is still waiting (unanswered, not ended, not breached);
+    /// `false` if it is not.
+    async fn record_breach(&self, key: &OfferKey, at: Timestamp) -> Result<bool, StoreError>;
+    /// Marks the breach event as published.
+    async fn breach_announced(&self, key: &OfferKey) -> Result<(), StoreError>;
+    /// The queue's alarm state (default when never evaluated).
+    async fn sla_state(&self, queue: QueueId) -> Result<SlaState, StoreError>;
+    /// Stores an evaluation with the state after it, atomically, only if the state is still at
+    /// `expected_version` and the window was not stored yet; `false` if another run was first.
+    async fn record_evaluation(
+        &self,
+        evaluation: &SlaEvaluation,
+        state: &SlaState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+    /// Clears the pending notice with this id (delivered).
+    async fn clear_pending(&self, queue: QueueId, notice_id: &str) -> Result<(), StoreError>;
+    /// The queue's evaluations, newest first, at most `limit`.
+    async fn evaluations(&self, queue: QueueId, limit: usize) -> Result<Vec<SlaEvaluation>, StoreError>;
+}
+
+/// Sends e-mail (SES).
+pub trait Mailer {
+    /// Sends one message to `to`. A permanent error (rejected address, unverified sender) will not
+    /// succeed when retried.
+    async fn send_mail(&self, to: &[String], subject: &str, body: &str) -> Result<(), StoreError>;
+}
+
+/// The per-session SLA breach timers (an SQS queue with delivery delays).
+pub trait SlaTimers {
+    /// Fires `timer` after `delay` (at most [`crate::sla::MAX_TIMER_DELAY`]).
+    async fn start_timer(&self, timer: &SlaTimer, delay: std::time::Duration) -> Result<(), StoreError>;
 }

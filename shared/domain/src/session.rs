@@ -12,6 +12,7 @@ use crate::channel::{ChannelType, Destination, Provider};
 use crate::directory::{AssignmentMode, MessageQueue};
 use crate::ids::{ChannelId, ExtensionId, MessageId, QueueId, SessionId};
 use crate::phone::{BusinessNumber, CustomerAddress};
+use crate::sla::QueueOffer;
 use crate::time::Timestamp;
 
 /// The identity of a conversation: (channel, business number, customer).
@@ -229,6 +230,8 @@ pub struct Session {
     pub unread: u32,
     /// The owner's list flags.
     pub view: ListView,
+    /// Its current offer to a queue, for the queue's service level (decisions.md "SLA").
+    pub offer: Option<QueueOffer>,
     /// Bumped by every stored change; lifecycle changes are written only if it is unchanged.
     pub version: u64,
 }
@@ -243,6 +246,7 @@ impl Session {
         first: LastMessage,
         customer_name: Option<String>,
     ) -> Self {
+        let created_at = first.at;
         Self {
             id,
             key,
@@ -262,6 +266,10 @@ impl Session {
             customer_name,
             unread: 1,
             view: ListView::default(),
+            offer: match destination {
+                Destination::Queue(q) => Some(QueueOffer::entering(q, created_at)),
+                Destination::Extension(_) => None,
+            },
             version: 1,
         }
     }
@@ -289,6 +297,7 @@ impl Session {
             customer_name: None,
             unread: 0,
             view: ListView::default(),
+            offer: None,
             version: 1,
         })
     }
@@ -438,6 +447,7 @@ impl Session {
         if let Assignment::Queue(q) = to {
             after.last_queue = Some(q);
         }
+        after.offer = crate::sla::offer_after_transfer(to, at);
         after.view = ListView::default();
         Ok(Transition::new(self, after, at, Operation::Transferred { by: *actor, from: self.assignment, to }))
     }
@@ -751,6 +761,8 @@ mod tests {
             name: "Support".into(),
             assignment_mode: mode,
             members: members.iter().map(|m| ext(*m)).collect(),
+            sla: Default::default(),
+            managers: Vec::new(),
             created_at: Timestamp::from_millis(0),
         }
     }

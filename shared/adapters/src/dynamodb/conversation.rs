@@ -16,6 +16,7 @@ use domain::ports::{
     SessionStore, SessionTarget, StatsReader, StoreError, TransitionOutcome,
 };
 use domain::session::{Assignment, Audience, LastMessage, Session, SessionKey, TimelineEntry, Transition};
+use domain::sla::{self, OfferWrite};
 use domain::stats::{Counters, StatsDelta};
 use domain::time::Timestamp;
 
@@ -132,6 +133,25 @@ fn event_put(table: &str, event: &LifecycleEvent, at: Timestamp) -> Result<Trans
     put(table, encode("event", &item)?, None)
 }
 
+/// The write of a queue-offer change. Idempotent upserts: the key fields are set if missing and
+/// the first answer / leave time wins, so no condition can cancel the commit it rides with.
+fn offer_write(table: &str, write: &OfferWrite) -> Result<TransactWriteItem, StoreError> {
+    let (key, clause, at) = match write {
+        OfferWrite::Start(key) => (key, "", None),
+        OfferWrite::Answer { key, at } => (key, ", answered_at = if_not_exists(answered_at, :at)", Some(*at)),
+        OfferWrite::Leave { key, at } => (key, ", left_at = if_not_exists(left_at, :at)", Some(*at)),
+    };
+    let expression = format!(
+        "SET queue_id = if_not_exists(queue_id, :q), session_id = if_not_exists(session_id, :s), entered_at = if_not_exists(entered_at, :e){clause}"
+    );
+    let mut values =
+        vec![(":q", n(key.queue.get())), (":s", n(key.session.get())), (":e", n(key.entered_at.as_micros()))];
+    if let Some(at) = at {
+        values.push((":at", n(at.as_micros())));
+    }
+    update(table, UpdateSpec { key: keys::offer(key), expression: &expression, condition: None, names: vec![], values })
+}
+
 /// `SET` clauses that bring an owned session back into its owner's Recent list (a message in
 /// either direction unarchives and un-removes it), with their values.
 fn back_to_recent(assignment: Assignment) -> (&'static str, Option<AttributeValue>) {
@@ -159,6 +179,9 @@ fn open_session_puts(
     ])
 }
 
+/// Marks the session's offer answered (the first reply wins); `:at` is the reply's time.
+const ANSWERED_CLAUSE: &str = ", offer_answered_at = if_not_exists(offer_answered_at, :at)";
+
 /// The update that appends `last` to a session that must still be open and assigned as
 /// `expected`: activity, preview, version, an owned session back in its owner's Recent list; a
 /// customer's message counts as unread, an agent's clears the count.
@@ -167,13 +190,15 @@ fn append_message(
     session: SessionId,
     expected: Assignment,
     last: &LastMessage,
+    answers: Option<&OfferWrite>,
 ) -> Result<TransactWriteItem, StoreError> {
     let (kind, id) = assignment_parts(expected);
     let (recent_clause, recent) = back_to_recent(expected);
     let unread = if last.inbound { "if_not_exists(#unread, :zero) + :one" } else { ":zero" };
     let inbound_at = if last.inbound { ", last_inbound_at = :at" } else { "" };
+    let answered = if answers.is_some() { ANSWERED_CLAUSE } else { "" };
     let expression = format!(
-        "SET last_activity_at = :at, activity_sort = :asort, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{inbound_at}{recent_clause}"
+        "SET last_activity_at = :at, activity_sort = :asort, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{inbound_at}{recent_clause}{answered}"
     );
     let mut values = vec![
         (":at", n(last.at.as_micros())),
@@ -326,7 +351,7 @@ impl SessionStore for DynamoStore {
             }
             SessionTarget::Existing { session_id, expected } => {
                 let last = LastMessage::new(msg.msg_id, msg.text.as_deref(), true, commit.at);
-                tx.push(append_message(table, *session_id, *expected, &last)?);
+                tx.push(append_message(table, *session_id, *expected, &last, None)?);
                 tx.push(change_put(table, expected.audience(), commit.at, *session_id)?);
             }
         }
@@ -336,6 +361,11 @@ impl SessionStore for DynamoStore {
             Some("attribute_not_exists(pk)"),
         )?);
         tx.extend(stats_updates(table, &commit.stats)?);
+        if let SessionTarget::New { session, .. } = &commit.target
+            && let Some(start) = sla::opening_write(session)
+        {
+            tx.push(offer_write(table, &start)?);
+        }
 
         match self.transact("route inbound message", tx).await? {
             Ok(()) => Ok(InboundCommitOutcome::Committed),
@@ -360,7 +390,7 @@ impl SessionStore for DynamoStore {
         )?];
         match &commit.assignment {
             AssignmentChange::Keep { expected } => {
-                tx.push(append_message(table, msg.session_id, *expected, &last)?);
+                tx.push(append_message(table, msg.session_id, *expected, &last, commit.answers.as_ref())?);
                 tx.push(change_put(table, expected.audience(), at, msg.session_id)?);
             }
             AssignmentChange::TakeFromQueue { queue, agent, entry, event } => {
@@ -383,7 +413,7 @@ impl SessionStore for DynamoStore {
                     table,
                     UpdateSpec {
                         key: keys::session(msg.session_id),
-                        expression: "SET last_activity_at = :at, activity_sort = :asort, activity_key = :ak, last_message = :lm, #unread = :zero, version = if_not_exists(version, :zero) + :one, assignment_type = :ext, assignment_id = :agent, owner_key = :owner, archived = :false, removed = :false REMOVE queue_key",
+                        expression: &format!("SET last_activity_at = :at, activity_sort = :asort, activity_key = :ak, last_message = :lm, #unread = :zero, version = if_not_exists(version, :zero) + :one, assignment_type = :ext, assignment_id = :agent, owner_key = :owner, archived = :false, removed = :false{} REMOVE queue_key", if commit.answers.is_some() { ANSWERED_CLAUSE } else { "" }),
                         condition: Some("#status = :open AND assignment_type = :queue AND assignment_id = :qid"),
                         names: vec![("#status", "status"), ("#unread", "unread")],
                         values,
@@ -401,6 +431,9 @@ impl SessionStore for DynamoStore {
             }
         }
         tx.push(event_put(table, &commit.accepted, at)?);
+        if let Some(answer) = &commit.answers {
+            tx.push(offer_write(table, answer)?);
+        }
         let starting = matches!(commit.assignment, AssignmentChange::Start { .. });
         match self.transact("accept outbound message", tx).await? {
             Ok(()) => Ok(OutboundCommitOutcome::Committed),
@@ -445,6 +478,9 @@ impl SessionStore for DynamoStore {
         }
         for audience in transition.audiences() {
             tx.push(change_put(table, audience, transition.at, after.id)?);
+        }
+        for write in sla::transition_writes(transition) {
+            tx.push(offer_write(table, &write)?);
         }
         match self.transact("change session", tx).await? {
             Ok(()) => Ok(TransitionOutcome::Committed),

@@ -9,13 +9,14 @@ use domain::channel::{
     Channel, ChannelStatus, Credentials, Destination, Member, NumberRule, Provider, SendRate, SessionTimeoutDays,
     WebhookUrlType,
 };
-use domain::directory::{AssignmentMode, Extension, MessageQueue};
+use domain::directory::{AssignmentMode, Extension, MessageQueue, QueueManager, SlaSettings};
 use domain::health::ChannelHealth;
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId, WebhookToken};
 use domain::inbound::{InboundMessage, InboundRecord, InboundState, MediaRef};
 use domain::message::{DeliveryState, Direction, FailureReason, Message, Origin, Receipt, Sender};
 use domain::phone::{BusinessNumber, CustomerAddress};
 use domain::session::{Assignment, LastMessage, ListView, Session, SessionKey, SessionOrigin, SessionStatus};
+use domain::sla::{OfferKey, OfferRecord, QueueOffer, SlaEvaluation, SlaNotice, SlaState};
 use domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -274,6 +275,14 @@ pub struct QueueItem {
     name: String,
     assignment_mode: String,
     members: Vec<u64>,
+    #[serde(default)]
+    sla_time: Option<u32>,
+    #[serde(default)]
+    evaluation_interval: Option<u32>,
+    #[serde(default)]
+    alarm_threshold: Option<u8>,
+    #[serde(default)]
+    managers: Vec<QueueManager>,
     created_at: i64,
 }
 
@@ -290,6 +299,10 @@ impl QueueItem {
             name: q.name.clone(),
             assignment_mode: q.assignment_mode.as_str().into(),
             members: q.members.iter().map(|m| m.get()).collect(),
+            sla_time: Some(q.sla.sla_time_secs),
+            evaluation_interval: Some(q.sla.evaluation_interval_mins),
+            alarm_threshold: Some(q.sla.alarm_threshold_percent),
+            managers: q.managers.clone(),
             created_at: q.created_at.as_micros(),
         }
     }
@@ -307,6 +320,15 @@ impl QueueItem {
                 .into_iter()
                 .map(|m| ExtensionId::new(m).map_err(|e| corrupt(K, e)))
                 .collect::<Result<_, _>>()?,
+            sla: {
+                let d = SlaSettings::default();
+                SlaSettings {
+                    sla_time_secs: self.sla_time.unwrap_or(d.sla_time_secs),
+                    evaluation_interval_mins: self.evaluation_interval.unwrap_or(d.evaluation_interval_mins),
+                    alarm_threshold_percent: self.alarm_threshold.unwrap_or(d.alarm_threshold_percent),
+                }
+            },
+            managers: self.managers,
             created_at: Timestamp::from_micros(self.created_at),
         })
     }
@@ -450,6 +472,13 @@ pub struct SessionItem {
     /// InactivityIndex sort: `last_activity_at` zero-padded.
     #[serde(default)]
     activity_sort: String,
+    /// The current queue offer (SLA): queue, entry time, first agent reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    offer_queue: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    offer_entered_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    offer_answered_at: Option<i64>,
 }
 
 /// Storage names of an assignment.
@@ -501,6 +530,9 @@ impl SessionItem {
             activity_key: keys::activity_key(s.last_message.as_ref().map_or(0, |m| m.msg_id.get())),
             open_channel: open.then(|| keys::open_channel(s.key.channel_id)),
             activity_sort: keys::pad_time(s.last_activity_at),
+            offer_queue: s.offer.map(|o| o.queue.get()),
+            offer_entered_at: s.offer.map(|o| o.entered_at.as_micros()),
+            offer_answered_at: s.offer.and_then(|o| o.answered_at).map(Timestamp::as_micros),
         }
     }
 
@@ -541,6 +573,14 @@ impl SessionItem {
             customer_name: self.customer_name,
             unread: self.unread,
             view: ListView { archived: self.archived, removed: self.removed },
+            offer: match (self.offer_queue, self.offer_entered_at) {
+                (Some(queue), Some(entered)) => Some(QueueOffer {
+                    queue: QueueId::new(queue).map_err(|e| corrupt(K, e))?,
+                    entered_at: Timestamp::from_micros(entered),
+                    answered_at: self.offer_answered_at.map(Timestamp::from_micros),
+                }),
+                _ => None,
+            },
             version: self.version,
         })
     }
@@ -777,4 +817,141 @@ pub struct ProviderMessageItem {
     /// The strongest report.
     #[serde(default)]
     pub receipt: Option<Receipt>,
+}
+
+// ---------------------------------------------------------------- queue service level
+
+/// A queue offer item (`QSLA#{queue}` / `OFFER#{entered}#{session}`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OfferItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// Queue.
+    pub queue_id: u64,
+    /// Session.
+    pub session_id: u64,
+    /// Entry time (µs).
+    pub entered_at: i64,
+    /// First agent reply (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<i64>,
+    /// Ended unanswered (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<i64>,
+    /// Breach recorded (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breached_at: Option<i64>,
+    /// Breach event published.
+    #[serde(default)]
+    pub breach_announced: bool,
+}
+
+impl OfferItem {
+    /// A new offer.
+    pub fn new(key: &OfferKey) -> Self {
+        let (pk, sk) = keys::offer(key);
+        Self {
+            pk,
+            sk,
+            queue_id: key.queue.get(),
+            session_id: key.session.get(),
+            entered_at: key.entered_at.as_micros(),
+            answered_at: None,
+            left_at: None,
+            breached_at: None,
+            breach_announced: false,
+        }
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<OfferRecord, CorruptItem> {
+        const K: &str = "queue offer";
+        Ok(OfferRecord {
+            key: OfferKey {
+                queue: QueueId::new(self.queue_id).map_err(|e| corrupt(K, e))?,
+                entered_at: Timestamp::from_micros(self.entered_at),
+                session: SessionId::new(self.session_id).map_err(|e| corrupt(K, e))?,
+            },
+            answered_at: self.answered_at.map(Timestamp::from_micros),
+            left_at: self.left_at.map(Timestamp::from_micros),
+            breached_at: self.breached_at.map(Timestamp::from_micros),
+            breach_announced: self.breach_announced,
+        })
+    }
+}
+
+/// A queue's SLA alarm state item (`QSLA#{queue}` / `STATE`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SlaStateItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// Alarm up.
+    pub alarm_up: bool,
+    /// Last evaluated window end (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_window_end: Option<i64>,
+    /// Undelivered notice (JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
+    /// Pending notice id (the clear condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_id: Option<String>,
+    /// Version.
+    pub version: u64,
+}
+
+impl SlaStateItem {
+    /// From the domain.
+    pub fn from_domain(queue: QueueId, state: &SlaState) -> Result<Self, CorruptItem> {
+        let (pk, sk) = keys::sla_state(queue);
+        let pending =
+            state.pending.as_ref().map(serde_json::to_string).transpose().map_err(|e| corrupt("SLA state", e))?;
+        Ok(Self {
+            pk,
+            sk,
+            alarm_up: state.alarm_up,
+            last_window_end: state.last_window_end.map(Timestamp::as_micros),
+            pending,
+            pending_id: state.pending.as_ref().map(SlaNotice::event_id),
+            version: state.version,
+        })
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<SlaState, CorruptItem> {
+        Ok(SlaState {
+            alarm_up: self.alarm_up,
+            last_window_end: self.last_window_end.map(Timestamp::from_micros),
+            pending: self.pending.map(|p| serde_json::from_str(&p)).transpose().map_err(|e| corrupt("SLA state", e))?,
+            version: self.version,
+        })
+    }
+}
+
+/// A stored evaluation (`QSLA#{queue}` / `EVAL#{window end}`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SlaEvaluationItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+    /// The evaluation (JSON).
+    pub evaluation: String,
+}
+
+impl SlaEvaluationItem {
+    /// From the domain.
+    pub fn from_domain(e: &SlaEvaluation) -> Result<Self, CorruptItem> {
+        let (pk, sk) = keys::sla_evaluation(e.queue, e.window.end);
+        Ok(Self { pk, sk, evaluation: serde_json::to_string(e).map_err(|err| corrupt("SLA evaluation", err))? })
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<SlaEvaluation, CorruptItem> {
+        serde_json::from_str(&self.evaluation).map_err(|e| corrupt("SLA evaluation", e))
+    }
 }

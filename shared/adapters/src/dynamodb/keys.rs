@@ -6,6 +6,7 @@ use domain::channel::Provider;
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use domain::inbound::InboundKey;
 use domain::session::{Audience, ListOwner, SessionKey};
+use domain::sla::OfferKey;
 use domain::time::Timestamp;
 
 /// Partition and sort key.
@@ -215,6 +216,37 @@ pub fn event(session: SessionId, event_id: &str) -> Key {
 }
 
 /// OutboxIndex partitions.
+/// A queue's service level partition (offers, evaluations, alarm state).
+pub fn sla_partition(queue: QueueId) -> String {
+    format!("QSLA#{}", pad(queue.get()))
+}
+
+/// Sort-key prefix of offers.
+pub const OFFER_PREFIX: &str = "OFFER#";
+
+/// An offer: ordered by entry time within its queue.
+pub fn offer(key: &OfferKey) -> Key {
+    (sla_partition(key.queue), format!("{OFFER_PREFIX}{}#{}", pad_time(key.entered_at), pad(key.session.get())))
+}
+
+/// The first offer sort key at or after `t` (range bound).
+pub fn offer_bound(t: Timestamp) -> String {
+    format!("{OFFER_PREFIX}{}#", pad_time(t))
+}
+
+/// A queue's alarm state.
+pub fn sla_state(queue: QueueId) -> Key {
+    (sla_partition(queue), "STATE".into())
+}
+
+/// Sort-key prefix of evaluations.
+pub const EVALUATION_PREFIX: &str = "EVAL#";
+
+/// An evaluation, by window end.
+pub fn sla_evaluation(queue: QueueId, window_end: Timestamp) -> Key {
+    (sla_partition(queue), format!("{EVALUATION_PREFIX}{}", pad_time(window_end)))
+}
+
 pub mod outbox {
     /// Inbound deliveries not yet routed or announced.
     pub const INBOUND: &str = "inbound";

@@ -13,6 +13,7 @@ pub mod keys;
 mod pacer;
 mod receipts;
 mod security;
+mod sla;
 
 use std::time::Duration;
 

@@ -4,10 +4,12 @@
 
 use serde_json::{Value, json};
 
-use crate::directory::{AssignmentMode, Extension, MessageQueue};
+use crate::directory::{AssignmentMode, Extension, MessageQueue, QueueManager, SlaSettings};
 use crate::ids::{ExtensionId, ExtensionNumber};
 use crate::openapi::{ApiError, Fields};
 use crate::secret::Secret;
+use crate::services::sla::SlaReport;
+use crate::sla::{AlarmChange, SlaFigure};
 
 /// A validated `extension/create` request.
 #[derive(Debug, Clone)]
@@ -102,6 +104,73 @@ pub struct QueueDraft {
     pub assignment_mode: AssignmentMode,
     /// Agents (existence not yet checked).
     pub members: Vec<ExtensionId>,
+    /// Service level settings (defaults where left out).
+    pub sla: SlaSettings,
+    /// Managers (extensions not yet checked).
+    pub managers: Vec<QueueManager>,
+}
+
+fn in_range(f: &mut Fields<'_>, name: &str, range: std::ops::RangeInclusive<u32>, default: u32) -> u32 {
+    let (min, max) = (i64::from(*range.start()), i64::from(*range.end()));
+    f.opt_integer_in(name, min, max).and_then(|v| u32::try_from(v).ok()).unwrap_or(default)
+}
+
+/// The SLA settings of a queue request; left-out fields take `base`'s values.
+fn parse_sla(f: &mut Fields<'_>, base: SlaSettings) -> SlaSettings {
+    let sla_time_secs = in_range(f, "sla_time", SlaSettings::SLA_TIME_RANGE, base.sla_time_secs);
+    let evaluation_interval_mins =
+        in_range(f, "evaluation_interval", SlaSettings::EVALUATION_INTERVAL_RANGE, base.evaluation_interval_mins);
+    let alarm_threshold_percent =
+        u8::try_from(in_range(f, "alarm_threshold", 0..=100, base.alarm_threshold_percent.into()))
+            .unwrap_or(base.alarm_threshold_percent);
+    SlaSettings { sla_time_secs, evaluation_interval_mins, alarm_threshold_percent }
+}
+
+/// `managers`: `[{"extension_id": 12}, {"email": "lead@example.com"}]`, at most 50, no repeats.
+fn parse_managers(f: &mut Fields<'_>) -> Vec<QueueManager> {
+    const MAX_MANAGERS: usize = 50;
+    let mut managers = Vec::new();
+    let Some(items) = f.opt_array("managers") else { return managers };
+    if items.len() > MAX_MANAGERS {
+        f.error("managers", "length", format!("must not list more than {MAX_MANAGERS} managers"));
+        return managers;
+    }
+    for (i, item) in items.iter().enumerate() {
+        let mut m = Fields::nested(item, format!("managers[{i}]"));
+        let manager = match (item.get("extension_id"), item.get("email")) {
+            (Some(_), None) => m.integer("extension_id").and_then(|id| {
+                match u64::try_from(id).ok().and_then(|v| ExtensionId::new(v).ok()) {
+                    Some(ext) => Some(QueueManager::Extension(ext)),
+                    None => {
+                        m.error("extension_id", "format", "must be a positive integer extension id");
+                        None
+                    }
+                }
+            }),
+            (None, Some(_)) => m.string("email").and_then(|e| {
+                let e = e.trim().to_owned();
+                if e.chars().count() <= 254 && looks_like_email(&e) {
+                    Some(QueueManager::Email(e))
+                } else {
+                    m.error("email", "format", "must be an e-mail address");
+                    None
+                }
+            }),
+            _ => {
+                m.error("extension_id", "required", "give either extension_id or email");
+                None
+            }
+        };
+        if let Some(manager) = manager {
+            if managers.contains(&manager) {
+                f.error(&format!("managers[{i}]"), "duplicate", "is listed twice");
+            } else {
+                managers.push(manager);
+            }
+        }
+        f.errors.append(&mut m.errors);
+    }
+    managers
 }
 
 /// Parses and validates `message_queue/create`.
@@ -138,14 +207,18 @@ pub fn parse_queue_create(body: &Value) -> Result<QueueDraft, ApiError> {
             f.errors.append(&mut m.errors);
         }
     }
+    let sla = parse_sla(&mut f, SlaSettings::default());
+    let managers = parse_managers(&mut f);
     f.finish().and_then(|()| match (name, mode) {
-        (Some(name), Some(assignment_mode)) => Ok(QueueDraft { name, assignment_mode, members }),
+        (Some(name), Some(assignment_mode)) => Ok(QueueDraft { name, assignment_mode, members, sla, managers }),
         _ => Err(ApiError::field("name", "required", "is required")),
     })
 }
 
-/// `message_queue/get` `data`: members carry the extension's number and caller ID name.
-pub fn queue_json(q: &MessageQueue, members: &[Extension]) -> Value {
+/// `message_queue/get` `data`: members carry the extension's number and caller ID name, managers
+/// that are extensions their number and e-mail; plus the SLA settings.
+pub fn queue_json(q: &MessageQueue, members_and_managers: &[Extension]) -> Value {
+    let members = members_and_managers;
     let members: Vec<Value> = q
         .members
         .iter()
@@ -159,7 +232,71 @@ pub fn queue_json(q: &MessageQueue, members: &[Extension]) -> Value {
             })
         })
         .collect();
-    json!({"id": q.id, "name": q.name, "members": members, "assignment_mode": q.assignment_mode.as_str()})
+    let managers: Vec<Value> = q
+        .managers
+        .iter()
+        .map(|m| match m {
+            QueueManager::Extension(id) => {
+                let ext = members_and_managers.iter().find(|e| e.id == *id);
+                json!({"extension_id": id, "ext_num": ext.map(|e| e.number.as_str()).unwrap_or_default(),
+                       "email": ext.map(|e| e.email_addr.as_str()).unwrap_or_default()})
+            }
+            QueueManager::Email(e) => json!({"email": e}),
+        })
+        .collect();
+    json!({
+        "id": q.id,
+        "name": q.name,
+        "members": members,
+        "assignment_mode": q.assignment_mode.as_str(),
+        "sla_time": q.sla.sla_time_secs,
+        "evaluation_interval": q.sla.evaluation_interval_mins,
+        "alarm_threshold": q.sla.alarm_threshold_percent,
+        "managers": managers,
+    })
+}
+
+fn figure_json(figure: Option<SlaFigure>) -> Value {
+    match figure {
+        Some(f) => json!({"sla": f.percent(), "answered_in_time": f.met, "counted": f.counted}),
+        None => json!({"sla": null, "answered_in_time": 0, "counted": 0}),
+    }
+}
+
+/// `message_queue/sla` `data`: the figure over the last evaluation interval, the alarm state and
+/// the stored evaluations, newest first. `sla` is `null` without traffic.
+pub fn sla_report_json(q: &MessageQueue, report: &SlaReport) -> Value {
+    let history: Vec<Value> = report
+        .history
+        .iter()
+        .map(|e| {
+            let mut v = figure_json(e.figure);
+            v["window_start"] = json!(e.window.start.to_rfc3339());
+            v["window_end"] = json!(e.window.end.to_rfc3339());
+            v["alarm_threshold"] = json!(e.threshold_percent);
+            v["sla_time"] = json!(e.sla_time_secs);
+            v["below_threshold"] = json!(e.alarm_up);
+            v["notice"] = json!(e.change.map(|c| match c {
+                AlarmChange::Raised => "alarm",
+                AlarmChange::Recovered => "recovery",
+            }));
+            v["evaluated_at"] = json!(e.evaluated_at.to_rfc3339());
+            v
+        })
+        .collect();
+    let mut current = figure_json(report.current);
+    current["window_start"] = json!(report.current_window.start.to_rfc3339());
+    current["window_end"] = json!(report.current_window.end.to_rfc3339());
+    json!({
+        "id": q.id,
+        "sla_time": q.sla.sla_time_secs,
+        "evaluation_interval": q.sla.evaluation_interval_mins,
+        "alarm_threshold": q.sla.alarm_threshold_percent,
+        "current": current,
+        "alarm": report.state.alarm_up,
+        "last_evaluated_window_end": report.state.last_window_end.map(|t| t.to_rfc3339()),
+        "history": history,
+    })
 }
 
 #[cfg(test)]
@@ -183,6 +320,44 @@ mod tests {
             .unwrap_err();
         let fields: Vec<&str> = err.invalid_params.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["number", "email_addr", "user_password"]);
+    }
+
+    #[test]
+    fn when_queue_sla_fields_are_given_should_parse_them_and_default_the_rest() {
+        let d = parse_queue_create(&json!({"name": "q", "assignment_mode": "manual", "members": [], "sla_time": 120,
+            "alarm_threshold": 90, "managers": [{"extension_id": 3}, {"email": "lead@example.com"}]}))
+        .unwrap();
+        assert_eq!(
+            d.sla,
+            SlaSettings { sla_time_secs: 120, evaluation_interval_mins: 15, alarm_threshold_percent: 90 }
+        );
+        assert_eq!(
+            d.managers,
+            vec![QueueManager::Extension(ExtensionId::new(3).unwrap()), QueueManager::Email("lead@example.com".into())]
+        );
+        let d = parse_queue_create(&json!({"name": "q", "assignment_mode": "manual", "members": []})).unwrap();
+        assert_eq!(d.sla, SlaSettings::default());
+        assert!(d.managers.is_empty());
+    }
+
+    #[test]
+    fn when_queue_sla_fields_are_bad_should_name_each() {
+        let err = parse_queue_create(&json!({"name": "q", "assignment_mode": "manual", "members": [], "sla_time": 0,
+            "evaluation_interval": 1441, "alarm_threshold": 101,
+            "managers": [{"email": "nope"}, {"extension_id": 3, "email": "a@b.co"}, {"email": "x@y.io"}, {"email": "x@y.io"}]}))
+        .unwrap_err();
+        let fields: Vec<&str> = err.invalid_params.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "sla_time",
+                "evaluation_interval",
+                "alarm_threshold",
+                "managers[0].email",
+                "managers[1].extension_id",
+                "managers[3]"
+            ]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::auth;
 use crate::channel::{Channel, ChannelStatus, Destination, Member, NumberRule};
-use crate::directory::{Extension, MessageQueue};
+use crate::directory::{Extension, MessageQueue, QueueManager};
 use crate::ids::{ChannelId, ExtensionId, QueueId, Sequence, WebhookToken};
 use crate::openapi::channels::{ChannelDraft, ChannelUpdate};
 use crate::openapi::directory::{ExtensionDraft, QueueDraft};
@@ -289,6 +289,17 @@ where
             ));
         }
     }
+    for (i, manager) in draft.managers.iter().enumerate() {
+        if let QueueManager::Extension(ext) = manager
+            && ports.extensions.extension(*ext).await?.is_none()
+        {
+            missing.push(FieldError::new(
+                format!("managers[{i}].extension_id"),
+                "not_found",
+                format!("extension {ext} does not exist"),
+            ));
+        }
+    }
     if !missing.is_empty() {
         return Err(ApiError::invalid(missing).into());
     }
@@ -299,6 +310,8 @@ where
         name: draft.name,
         assignment_mode: draft.assignment_mode,
         members: draft.members,
+        sla: draft.sla,
+        managers: draft.managers,
         created_at: ports.clock.now(),
     };
     ports.queues.insert_queue(&queue).await?;

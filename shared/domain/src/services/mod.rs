@@ -14,6 +14,7 @@ pub mod receipts;
 pub mod routing;
 pub mod sending;
 pub mod sessions;
+pub mod sla;
 pub mod tokens;
 
 /// Allocates the next message id.

@@ -13,9 +13,13 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::events::DomainEvent;
+use crate::events::LifecycleEvent;
 use crate::inbound::InboundJob;
 use crate::message::OutboundJob;
-use crate::ports::{Clock, EventPublisher, InboundQueue, OutboundQueue, Outbox, OutboxEntry, StoreError};
+use crate::ports::{Clock, EventPublisher, InboundQueue, OutboundQueue, Outbox, OutboxEntry, SlaTimers, StoreError};
+use crate::services::sla::start_offer_timer;
+use crate::session::Assignment;
+use crate::sla::OfferKey;
 
 /// How long a handed-on entry waits before it is considered again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -23,7 +27,7 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(300);
 pub const BATCH_LIMIT: usize = 500;
 
 /// The ports the reconciler uses.
-pub struct OutboxPorts<'a, X, I, O, E, K> {
+pub struct OutboxPorts<'a, X, I, O, E, K, T> {
     /// The outbox index.
     pub outbox: &'a X,
     /// The routing queue.
@@ -34,6 +38,8 @@ pub struct OutboxPorts<'a, X, I, O, E, K> {
     pub events: &'a E,
     /// Time.
     pub clock: &'a K,
+    /// The SLA breach timers (a transfer into a queue whose event was left here starts one).
+    pub timers: &'a T,
 }
 
 /// What a run did.
@@ -48,13 +54,16 @@ pub struct ReconcileReport {
 }
 
 /// Runs the reconciler once.
-pub async fn reconcile<X, I, O, E, K>(ports: &OutboxPorts<'_, X, I, O, E, K>) -> Result<ReconcileReport, StoreError>
+pub async fn reconcile<X, I, O, E, K, T>(
+    ports: &OutboxPorts<'_, X, I, O, E, K, T>,
+) -> Result<ReconcileReport, StoreError>
 where
     X: Outbox,
     I: InboundQueue,
     O: OutboundQueue,
     E: EventPublisher,
     K: Clock,
+    T: SlaTimers,
 {
     let now = ports.clock.now();
     let entries = ports.outbox.due(now, BATCH_LIMIT).await?;
@@ -74,6 +83,12 @@ where
             OutboxEntry::Event { event, due } => {
                 // Publish, then clear: an overlapping run may publish it twice (same event id).
                 warn!(event_id = event.event_id(), due = %due, "publishing a lifecycle event left in the outbox");
+                if let LifecycleEvent::Transferred { session_id, to: Assignment::Queue(queue), at, .. } = event {
+                    // The request that made the transfer may have failed to start its timer
+                    // (it publishes only after starting it); a second timer is harmless.
+                    let offer = OfferKey { queue: *queue, entered_at: *at, session: *session_id };
+                    start_offer_timer(ports.timers, offer).await?;
+                }
                 ports.events.publish(&[DomainEvent::Lifecycle(event.clone())]).await?;
                 ports.outbox.event_published(event.session_id(), &event.event_id()).await?;
                 report.handed_on += 1;

@@ -16,7 +16,7 @@ use crate::inbound::{InboundJob, InboundRecord, InboundState};
 use crate::message::{DeliveryState, Direction, Message, Origin, Sender};
 use crate::ports::{
     ChannelReader, EventPublisher, InboundCommit, InboundCommitOutcome, Inbox, Sequences, SessionStore, SessionTarget,
-    StoreError,
+    SlaTimers, StoreError,
 };
 use crate::session::{LastMessage, Operation, Session, SessionKey, TimelineEntry};
 use crate::stats::{Counter, StatsDelta};
@@ -25,7 +25,7 @@ use crate::stats::{Counter, StatsDelta};
 const MAX_RACE_RETRIES: usize = 8;
 
 /// The ports routing uses.
-pub struct RoutingPorts<'a, C, I, S, N, E> {
+pub struct RoutingPorts<'a, C, I, S, N, E, T> {
     /// Channels and their number rules.
     pub channels: &'a C,
     /// The inbox.
@@ -36,6 +36,8 @@ pub struct RoutingPorts<'a, C, I, S, N, E> {
     pub sequences: &'a N,
     /// The event bus.
     pub events: &'a E,
+    /// The SLA breach timers (a session opened in a queue starts one).
+    pub timers: &'a T,
 }
 
 /// What routing did.
@@ -80,8 +82,8 @@ impl RouteError {
 }
 
 /// Runs the use case for one queued job.
-pub async fn route_inbound<C, I, S, N, E>(
-    ports: &RoutingPorts<'_, C, I, S, N, E>,
+pub async fn route_inbound<C, I, S, N, E, T>(
+    ports: &RoutingPorts<'_, C, I, S, N, E, T>,
     job: &InboundJob,
 ) -> Result<RouteOutcome, RouteError>
 where
@@ -90,6 +92,7 @@ where
     S: SessionStore,
     N: Sequences,
     E: EventPublisher,
+    T: SlaTimers,
 {
     let Some(record) = ports.inbox.inbound(&job.key).await? else {
         warn!(channel_id = %job.key.channel_id, provider_message_id = job.key.provider_message_id.as_str(), "inbound record not found");
@@ -104,8 +107,8 @@ where
     }
 }
 
-async fn route_pending<C, I, S, N, E>(
-    ports: &RoutingPorts<'_, C, I, S, N, E>,
+async fn route_pending<C, I, S, N, E, T>(
+    ports: &RoutingPorts<'_, C, I, S, N, E, T>,
     record: &InboundRecord,
 ) -> Result<RouteOutcome, RouteError>
 where
@@ -114,6 +117,7 @@ where
     S: SessionStore,
     N: Sequences,
     E: EventPublisher,
+    T: SlaTimers,
 {
     let inbound = &record.message;
     let (provider, destination) = match ports.channels.channel(record.key.channel_id).await? {
@@ -198,8 +202,8 @@ where
     Err(RouteError::Contention(key))
 }
 
-async fn announce<C, I, S, N, E>(
-    ports: &RoutingPorts<'_, C, I, S, N, E>,
+async fn announce<C, I, S, N, E, T>(
+    ports: &RoutingPorts<'_, C, I, S, N, E, T>,
     record: &InboundRecord,
     session_id: SessionId,
     msg_id: MessageId,
@@ -209,6 +213,7 @@ where
     I: Inbox,
     S: SessionStore,
     E: EventPublisher,
+    T: SlaTimers,
 {
     let session = ports
         .sessions
@@ -217,6 +222,10 @@ where
         .ok_or_else(|| StoreError::permanent("read routed session", format!("session {session_id} is missing")))?;
     let mut events = Vec::with_capacity(2);
     let assignment = session.assignment;
+    if opened_session && let Some(offer) = session.offer {
+        // Before the record is marked announced: a failure here is retried with the delivery.
+        crate::services::sla::start_offer_timer(ports.timers, offer.key(session.id)).await?;
+    }
     if opened_session {
         events.push(DomainEvent::SessionCreated { session: Box::new(session) });
     }
@@ -232,8 +241,8 @@ where
     Ok(RouteOutcome::Routed { session_id, msg_id, opened_session })
 }
 
-async fn park<C, I, S, N, E>(
-    ports: &RoutingPorts<'_, C, I, S, N, E>,
+async fn park<C, I, S, N, E, T>(
+    ports: &RoutingPorts<'_, C, I, S, N, E, T>,
     record: &InboundRecord,
     reason: &'static str,
 ) -> Result<RouteOutcome, RouteError>

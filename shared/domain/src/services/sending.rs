@@ -306,7 +306,9 @@ where
         };
         events.push(accepted.clone());
         let started = matches!(assignment, AssignmentChange::Start { .. });
-        let commit = OutboundCommit { message, outbox_due: now.plus(OUTBOX_GRACE), assignment, accepted };
+        // The first agent reply since the session entered its queue answers the queue's offer.
+        let answers = existing.as_ref().and_then(|s| crate::sla::reply_write(s, now));
+        let commit = OutboundCommit { message, outbox_due: now.plus(OUTBOX_GRACE), assignment, accepted, answers };
         match ports.sessions.commit_outbound(&commit).await? {
             OutboundCommitOutcome::Committed => {}
             // Someone else changed the session (or opened one for this customer): decide again.

@@ -9,18 +9,20 @@
 
 use std::time::Duration;
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::directory::MessageQueue;
 use crate::events::LifecycleEvent;
 use crate::ids::{QueueId, SessionId};
 use crate::openapi::sessions::SessionListQuery;
 use crate::ports::{
-    ChangeRecord, Clock, EventPublisher, ExtensionDirectory, QueueDirectory, SessionList, SessionStore, StoreError,
-    TransitionOutcome,
+    ChangeRecord, Clock, EventPublisher, ExtensionDirectory, QueueDirectory, SessionList, SessionStore, SlaTimers,
+    StoreError, TransitionOutcome,
 };
 use crate::services::sending::publish_lifecycle;
+use crate::services::sla::start_offer_timer;
 use crate::session::{Actor, Assignment, Audience, Refusal, Session, ViewChange};
+use crate::sla::OfferWrite;
 use crate::time::Timestamp;
 
 /// Attempts of one operation against a session that keeps changing under it.
@@ -34,7 +36,7 @@ pub const CHANGE_FEED_LIMIT: usize = 500;
 const MAX_LIST_ROUNDS: usize = 10;
 
 /// The ports session operations use.
-pub struct SessionPorts<'a, S, D, E, K> {
+pub struct SessionPorts<'a, S, D, E, K, T> {
     /// Sessions.
     pub sessions: &'a S,
     /// Extensions and queues.
@@ -43,6 +45,8 @@ pub struct SessionPorts<'a, S, D, E, K> {
     pub events: &'a E,
     /// Time.
     pub clock: &'a K,
+    /// The SLA breach timers (a transfer into a queue starts one).
+    pub timers: &'a T,
 }
 
 /// An operation on one session.
@@ -83,8 +87,8 @@ async fn queue_of<D: QueueDirectory>(directory: &D, session: &Session) -> Result
 }
 
 /// Performs `operation` on session `id` as `actor`; returns the session as it is afterwards.
-pub async fn operate<S, D, E, K>(
-    ports: &SessionPorts<'_, S, D, E, K>,
+pub async fn operate<S, D, E, K, T>(
+    ports: &SessionPorts<'_, S, D, E, K, T>,
     id: SessionId,
     actor: Actor,
     operation: SessionOperation,
@@ -94,6 +98,7 @@ where
     D: QueueDirectory + ExtensionDirectory,
     E: EventPublisher,
     K: Clock,
+    T: SlaTimers,
 {
     if let SessionOperation::Transfer(to) = operation {
         let exists = match to {
@@ -128,6 +133,16 @@ where
         match ports.sessions.commit_transition(&transition, event.as_ref()).await? {
             TransitionOutcome::Committed => {
                 info!(session_id = %id, operation = ?operation, actor = ?actor, "session changed");
+                for write in crate::sla::transition_writes(&transition) {
+                    if let OfferWrite::Start(offer) = write
+                        && let Err(error) = start_offer_timer(ports.timers, offer).await
+                    {
+                        // The event stays in the event outbox; the reconciler starts the timer
+                        // when it publishes it.
+                        warn!(session_id = %id, error = %error, "could not start the SLA timer; left to the outbox");
+                        return Ok(transition.after);
+                    }
+                }
                 publish_lifecycle(ports.sessions, ports.events, event.as_slice()).await;
                 return Ok(transition.after);
             }

@@ -115,6 +115,8 @@ impl DevSettings {
             ("AllowHttpProviderUrls".to_owned(), "true".to_owned()),
             // the sandbox provider also plays Twilio, Telnyx, Meta's Graph API, ... (it records)
             ("ProviderApiBaseUrl".to_owned(), format!("http://{}", self.sandbox_bind)),
+            // SLA alarm mail goes to the emulator's SES (readable at {emulator}/moto-api/data.json)
+            ("SlaMailFrom".to_owned(), "sla-alerts@switchboard.local".to_owned()),
         ]);
         config.log_dir = Some(self.root.join(".local/logs"));
         config.schedules_enabled = true;

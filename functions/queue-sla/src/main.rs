@@ -1,0 +1,22 @@
+//! Wiring only: tracing, configuration, SDK clients, dependencies, run.
+
+use adapters::dynamodb::DynamoStore;
+use adapters::eventbridge::EventBridgePublisher;
+use adapters::ses::SesMailer;
+use adapters::system::SystemClock;
+use lambda_runtime::{Error, service_fn};
+use queue_sla::{config::Config, handler};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_support::telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = lambda_support::aws::sdk_config().await;
+    let deps = handler::Deps {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
+        mailer: SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), config.mail_from),
+        clock: SystemClock,
+    };
+    lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
+}

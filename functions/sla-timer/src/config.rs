@@ -1,0 +1,31 @@
+//! Configuration from the environment template.yaml declares for this function.
+
+use adapters::dynamodb::Tables;
+use lambda_support::env::{ConfigError, required};
+
+/// This function's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory (queues) and conversation (offers) tables.
+    pub tables: Tables,
+    /// The event bus (`session.sla_breached`).
+    pub event_bus_name: String,
+    /// This function's own queue (to wait further).
+    pub sla_timer_queue_url: String,
+}
+
+impl Config {
+    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `EVENT_BUS_NAME`,
+    /// `SLA_TIMER_QUEUE_URL`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            tables: Tables {
+                directory: required("DIRECTORY_TABLE_NAME")?,
+                conversation: required("CONVERSATION_TABLE_NAME")?,
+                auth: String::new(),
+            },
+            event_bus_name: required("EVENT_BUS_NAME")?,
+            sla_timer_queue_url: required("SLA_TIMER_QUEUE_URL")?,
+        })
+    }
+}
