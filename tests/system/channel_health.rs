@@ -1,13 +1,15 @@
-//! Channel health through the local stack: the scheduled function checks new channels with the
-//! General contract's challenge against the sandbox provider and the admin API shows the result.
+//! Channel health through the local stack: a new channel is checked right after it is created
+//! (the General contract's challenge against the sandbox provider), the scheduled function checks
+//! it again when due, and the admin API shows the result.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use system_tests::TestStack;
 
 #[tokio::test]
-async fn new_channels_are_checked_by_the_next_run_and_show_connected_or_unauthorized() {
+async fn new_channels_are_checked_at_creation_and_when_due_and_show_connected_or_unauthorized() {
     let t = TestStack::start().await;
     let admin = t.admin_token().await;
     let ext = t.extension(&admin, "1000").await;
@@ -34,10 +36,7 @@ async fn new_channels_are_checked_by_the_next_run_and_show_connected_or_unauthor
         let (t, admin) = (&t, &admin);
         async move { t.get("message_channel/get", admin, &[("id", &id.to_string())]).await["data"].clone() }
     };
-    assert_eq!(get(good).await["status"], "status_unknown");
-
-    let report = t.stack.fire_schedule("ChannelHealthFunction", "EveryMinute").await.unwrap();
-    assert_eq!(report, json!({"due": 2, "checked": 2, "changed": 2, "not_checkable": 0}));
+    // Checked right after creation.
     let connected = get(good).await;
     assert_eq!(connected["status"], "status_connect_succ", "{connected}");
     assert_eq!(connected["health"], "connected");
@@ -50,8 +49,37 @@ async fn new_channels_are_checked_by_the_next_run_and_show_connected_or_unauthor
     assert_eq!(calls.len(), 2, "one challenge per channel");
     assert!(calls.iter().all(|c| c.challenge.as_deref().is_some_and(|ch| ch.len() == 32)), "{calls:?}");
 
+    // The key is fixed: the new credentials are checked at once.
+    let fixed = t
+        .post(
+            "message_channel/update",
+            Some(&admin),
+            &json!({"id": bad, "account_data": [{"k": "api_key", "v": STANDARD.encode(system_tests::SANDBOX_KEY)}]}),
+        )
+        .await;
+    assert_eq!(fixed["errcode"], 0, "{fixed}");
+    assert_eq!(get(bad).await["health"], "connected");
+    assert_eq!(t.sandbox.verify_calls().len(), 3);
+
     // checked channels are not due again for 5 minutes
     let again = t.stack.fire_schedule("ChannelHealthFunction", "EveryMinute").await.unwrap();
-    assert_eq!(again["due"], 0, "{again}");
-    assert_eq!(t.sandbox.verify_calls().len(), 2);
+    assert_eq!(again, json!({"due": 0, "checked": 0, "changed": 0, "not_checkable": 0}));
+    assert_eq!(t.sandbox.verify_calls().len(), 3);
+
+    // Six minutes later (the stored check time moved back), the schedule checks it again.
+    let checked_at = get(good).await["health_checked_at"].as_i64().unwrap();
+    t.dynamodb
+        .update_item()
+        .table_name(t.stack.table_name("DirectoryTable").unwrap())
+        .key("pk", AttributeValue::S(format!("CHANNEL#{good}")))
+        .key("sk", AttributeValue::S("CHANNEL".into()))
+        .update_expression("SET health_checked_at = :old")
+        .expression_attribute_values(":old", AttributeValue::N(((checked_at - 360) * 1_000_000).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let due = t.stack.fire_schedule("ChannelHealthFunction", "EveryMinute").await.unwrap();
+    assert_eq!(due, json!({"due": 1, "checked": 1, "changed": 0, "not_checkable": 0}));
+    assert_eq!(t.sandbox.verify_calls().len(), 4);
+    assert!(get(good).await["health_checked_at"].as_i64().unwrap() >= checked_at);
 }

@@ -29,7 +29,7 @@ fn every_sample_event_parses_as_its_functions_event_type() {
                 let event: SqsEvent = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(!event.records.is_empty(), "{name} has no records");
             }
-            "outbox-reconciler" | "auto-close" | "channel-health" | "queue-sla" => {
+            "outbox-reconciler" | "auto-close" | "channel-health" | "queue-sla" | "template-sync" => {
                 let _: EventBridgeEvent<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             }
             other => panic!("{name}: no function named {other}; name samples <function>.<case>.json"),

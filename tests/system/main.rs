@@ -16,3 +16,4 @@ mod rejections;
 mod routing;
 mod sending;
 mod sla;
+mod templates;

@@ -2,6 +2,7 @@
 
 use adapters::dynamodb::Tables;
 use domain::channel::UrlPolicy;
+use domain::provider::ProviderEndpoints;
 use domain::secret::Secret;
 use domain::services::tokens::AdminClient;
 use lambda_support::env::{ConfigError, optional, required};
@@ -17,12 +18,17 @@ pub struct Config {
     pub admin: AdminClient,
     /// Which provider URL schemes channels may use.
     pub url_policy: UrlPolicy,
+    /// Where the providers' APIs are (Meta's Graph API for template sync): the real ones, or all
+    /// at `PROVIDER_API_BASE_URL` when set.
+    pub endpoints: ProviderEndpoints,
+    /// The event bus.
+    pub event_bus_name: String,
 }
 
 impl Config {
     /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`,
     /// `PUBLIC_BASE_URL` (may be empty), `ADMIN_CLIENT_ID`, `ADMIN_CLIENT_SECRET`,
-    /// `ALLOW_HTTP_PROVIDER_URLS`.
+    /// `ALLOW_HTTP_PROVIDER_URLS`, `EVENT_BUS_NAME`, optional `PROVIDER_API_BASE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let secret = required("ADMIN_CLIENT_SECRET")?;
         if secret.len() < 16 {
@@ -50,6 +56,8 @@ impl Config {
             public_base_url: optional("PUBLIC_BASE_URL"),
             admin: AdminClient { client_id: required("ADMIN_CLIENT_ID")?, client_secret: Secret::new(secret) },
             url_policy,
+            endpoints: ProviderEndpoints::configured(optional("PROVIDER_API_BASE_URL").as_deref()),
+            event_bus_name: required("EVENT_BUS_NAME")?,
         })
     }
 }

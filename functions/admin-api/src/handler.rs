@@ -1,16 +1,20 @@
 //! Routes `/openapi/v1.0/<resource>/<action>` to the administrator's use cases.
 
-use domain::channel::{Channel, UrlPolicy};
+use domain::channel::{Channel, ChannelStatus, UrlPolicy};
 use domain::ids::{ChannelId, ExtensionId, QueueId};
-use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success};
+use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success, templates};
 use domain::ports::{
-    ChannelReader, ChannelWriter, Clock, ExtensionDirectory, IdempotencyStore, InactiveSessions, QueueDirectory,
-    Random, Sequences, SlaLedger, StatsReader, TokenStore,
+    ChannelHealthLedger, ChannelReader, ChannelWriter, Clock, EventPublisher, ExtensionDirectory, IdempotencyStore,
+    InactiveSessions, ProviderHttp, QueueDirectory, Random, Sequences, SlaLedger, StatsReader, TemplateStore,
+    TokenStore,
 };
+use domain::provider::ProviderEndpoints;
 use domain::secret::Secret;
 use domain::services::admin::{
     AdminError, AdminPorts, create_channel, create_extension, create_queue, delete_channel, update_channel,
 };
+use domain::services::channel_health::{HealthPorts, check_now};
+use domain::services::templates::{SyncError, TemplateSyncPorts, sync_channel};
 use domain::services::tokens::{AdminClient, TokenError, TokenPorts, get_token};
 use domain::stats::{Counters, TimeRange};
 use lambda_http::{Body, Error, Request, Response};
@@ -19,7 +23,7 @@ use serde_json::{Value, json};
 use tracing::{Instrument, info_span};
 
 /// What the handler needs.
-pub struct Deps<S, R, K> {
+pub struct Deps<S, R, K, H, E> {
     /// Every store port (one DynamoDB store in production).
     pub store: S,
     /// Randomness (tokens, webhook tokens, salts).
@@ -32,6 +36,12 @@ pub struct Deps<S, R, K> {
     pub public_base_url: Option<String>,
     /// Provider URL schemes allowed.
     pub url_policy: UrlPolicy,
+    /// Provider HTTP (the on-demand WhatsApp template sync reads Meta's Graph API).
+    pub provider: H,
+    /// Where the providers' APIs are.
+    pub endpoints: ProviderEndpoints,
+    /// The event bus (`channel.health_changed` of the check right after a create or update).
+    pub events: E,
 }
 
 /// The store ports this function uses.
@@ -46,6 +56,8 @@ pub trait AdminStore:
     + StatsReader
     + InactiveSessions
     + SlaLedger
+    + TemplateStore
+    + ChannelHealthLedger
 {
 }
 impl<T> AdminStore for T where
@@ -59,12 +71,14 @@ impl<T> AdminStore for T where
         + StatsReader
         + InactiveSessions
         + SlaLedger
+        + TemplateStore
+        + ChannelHealthLedger
 {
 }
 
 /// Handles one request.
-pub async fn handle<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+pub async fn handle<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let req = ApiRequest::from_lambda(&request);
@@ -78,7 +92,10 @@ fn resource(path: &str) -> &str {
     parts.next().unwrap_or_default()
 }
 
-async fn route<S: AdminStore, R: Random, K: Clock>(deps: &Deps<S, R, K>, req: &ApiRequest) -> Response<Body> {
+async fn route<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Response<Body> {
     if req.path.ends_with("/get_token") {
         return respond(issue_token(deps, req).await);
     }
@@ -91,6 +108,8 @@ async fn route<S: AdminStore, R: Random, K: Clock>(deps: &Deps<S, R, K>, req: &A
             ("message_channel", "list") => channel_list(deps, req).await,
             ("message_channel", "update") => channel_update(deps, req).await,
             ("message_channel", "delete") => channel_delete(deps, req).await,
+            ("message_channel", "whatsapp_template") => whatsapp_templates(deps, req).await,
+            ("message_channel", "sync_whatsapp_template") => whatsapp_template_sync(deps, req).await,
             ("extension", "create") => extension_create(deps, req).await,
             ("extension", "get") => extension_get(deps, req).await,
             ("extension", "list") => extension_list(deps, req).await,
@@ -115,7 +134,9 @@ fn admin_failure(e: AdminError) -> Failure {
     }
 }
 
-fn admin_ports<S: AdminStore, R: Random, K: Clock>(deps: &Deps<S, R, K>) -> AdminPorts<'_, S, S, S, S, R, K> {
+fn admin_ports<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+) -> AdminPorts<'_, S, S, S, S, R, K> {
     AdminPorts {
         sequences: &deps.store,
         channels: &deps.store,
@@ -128,8 +149,8 @@ fn admin_ports<S: AdminStore, R: Random, K: Clock>(deps: &Deps<S, R, K>) -> Admi
 
 // ---------------------------------------------------------------- tokens
 
-async fn issue_token<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn issue_token<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
@@ -205,19 +226,20 @@ fn time_range(req: &ApiRequest, required: bool) -> Result<TimeRange, Failure> {
     }
 }
 
-async fn channel_create<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn channel_create<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
     let draft = channels::parse_create(&req.json_body()?, deps.url_policy)?;
     let id = create_channel(&admin_ports(deps), draft).await.map_err(admin_failure)?;
     tracing::info!(channel_id = %id, "message channel created");
+    check_health_now(deps, id).await;
     Ok(success(json!({"id": id})))
 }
 
-async fn channel_update<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn channel_update<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
@@ -230,11 +252,46 @@ async fn channel_update<S: AdminStore, R: Random, K: Clock>(
     let update = channels::parse_update(&body, &before, deps.url_policy)?;
     let after = update_channel(&admin_ports(deps), &before, update).await.map_err(admin_failure)?;
     tracing::info!(channel_id = %id, webhook_changed = after.webhook_token != before.webhook_token, "message channel updated");
+    if after.status == ChannelStatus::NotChecked {
+        // New credentials: check them now rather than at the next scheduled run.
+        check_health_now(deps, id).await;
+    }
     Ok(success(json!({})))
 }
 
-async fn channel_delete<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+/// Checks a channel's connection right after it was created or its credentials changed. The
+/// change is already stored: a failed check is logged and left to the channel-health job.
+async fn check_health_now<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    id: ChannelId,
+) {
+    let channel = match deps.store.channel(id).await {
+        Ok(Some(channel)) => channel,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(channel_id = %id, error = %error, "could not read the channel to check it");
+            return;
+        }
+    };
+    let ports = HealthPorts {
+        channels: &deps.store,
+        ledger: &deps.store,
+        provider: &deps.provider,
+        events: &deps.events,
+        random: &deps.random,
+        clock: &deps.clock,
+        endpoints: &deps.endpoints,
+    };
+    match check_now(&ports, &channel).await {
+        Ok(status) => tracing::info!(channel_id = %id, status = status.map(|s| s.as_str()), "channel checked"),
+        Err(error) => {
+            tracing::warn!(channel_id = %id, error = %error, "channel check failed; the channel-health job retries")
+        }
+    }
+}
+
+async fn channel_delete<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -245,8 +302,8 @@ async fn channel_delete<S: AdminStore, R: Random, K: Clock>(
     Ok(success(json!({})))
 }
 
-async fn existing_channel<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn existing_channel<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     id: ChannelId,
 ) -> Result<Channel, Failure> {
     Ok(deps
@@ -256,8 +313,8 @@ async fn existing_channel<S: AdminStore, R: Random, K: Clock>(
         .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message channel {id} does not exist")))?)
 }
 
-async fn channel_get<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn channel_get<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -274,8 +331,8 @@ async fn channel_get<S: AdminStore, R: Random, K: Clock>(
     ))
 }
 
-async fn channel_query<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn channel_query<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -324,8 +381,8 @@ fn page_of<T>(items: Vec<T>, page: usize, size: usize) -> Vec<T> {
     items.into_iter().skip((page - 1).saturating_mul(size)).take(size).collect()
 }
 
-async fn channel_list<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn channel_list<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -346,8 +403,8 @@ async fn channel_list<S: AdminStore, R: Random, K: Clock>(
 
 // ---------------------------------------------------------------- extensions
 
-async fn extension_create<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn extension_create<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
@@ -357,8 +414,8 @@ async fn extension_create<S: AdminStore, R: Random, K: Clock>(
     Ok(success(json!({"id": id})))
 }
 
-async fn extension_get<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn extension_get<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -371,8 +428,8 @@ async fn extension_get<S: AdminStore, R: Random, K: Clock>(
     Ok(success(json!({"data": directory::extension_json(&ext)})))
 }
 
-async fn extension_list<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn extension_list<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -383,10 +440,73 @@ async fn extension_list<S: AdminStore, R: Random, K: Clock>(
     Ok(success(json!({"total_number": total, "data": data})))
 }
 
+// ---------------------------------------------------------------- WhatsApp templates
+
+async fn whatsapp_channel<S: AdminStore>(store: &S, id: ChannelId) -> Result<domain::channel::Channel, Failure> {
+    let channel = store
+        .channel(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message channel {id} does not exist")))?;
+    if channel.provider() != domain::channel::Provider::WhatsApp {
+        return Err(ApiError::field(
+            "omnichannel_id",
+            "channel_type",
+            format!("message channel {id} is not a WhatsApp channel"),
+        )
+        .into());
+    }
+    Ok(channel)
+}
+
+async fn whatsapp_templates<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let query = templates::parse_template_query(&req.query_value())?;
+    whatsapp_channel(&deps.store, query.channel).await?;
+    let stored = deps.store.templates(query.channel).await?;
+    Ok(success(templates::template_page_json(&query, stored)))
+}
+
+async fn whatsapp_template_sync<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let body = req.json_body()?;
+    let mut f = Fields::new(&body);
+    let id = f.integer("omnichannel_id");
+    f.finish()?;
+    let id = id
+        .and_then(|v| u64::try_from(v).ok())
+        .and_then(|v| ChannelId::new(v).ok())
+        .ok_or_else(|| ApiError::field("omnichannel_id", "format", "must be a positive integer channel id"))?;
+    let channel = whatsapp_channel(&deps.store, id).await?;
+    let ports = TemplateSyncPorts {
+        channels: &deps.store,
+        store: &deps.store,
+        provider: &deps.provider,
+        sequences: &deps.store,
+        clock: &deps.clock,
+        endpoints: &deps.endpoints,
+    };
+    match sync_channel(&ports, &channel).await {
+        Ok(sync) => {
+            tracing::info!(channel_id = %id, kept = sync.kept, "WhatsApp templates synchronised on request");
+            Ok(success(templates::sync_json(&sync)))
+        }
+        Err(SyncError::Store(e)) => Err(e.into()),
+        Err(error) => Err(ApiError::new(ErrCode::Failure, format!("template sync failed, nothing changed: {error}"))
+            .with_reason("template_sync_failed")
+            .into()),
+    }
+}
+
 // ---------------------------------------------------------------- queues
 
-async fn queue_create<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn queue_create<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
@@ -396,8 +516,8 @@ async fn queue_create<S: AdminStore, R: Random, K: Clock>(
     Ok(success(json!({"id": id})))
 }
 
-async fn queue_get<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn queue_get<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -424,8 +544,8 @@ async fn queue_get<S: AdminStore, R: Random, K: Clock>(
 const SLA_HISTORY_DEFAULT: i64 = 96;
 const SLA_HISTORY_MAX: i64 = 1000;
 
-async fn queue_sla<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn queue_sla<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -444,8 +564,8 @@ async fn queue_sla<S: AdminStore, R: Random, K: Clock>(
     Ok(success(json!({"data": directory::sla_report_json(&queue, &report)})))
 }
 
-async fn queue_list<S: AdminStore, R: Random, K: Clock>(
-    deps: &Deps<S, R, K>,
+async fn queue_list<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
@@ -459,14 +579,14 @@ async fn queue_list<S: AdminStore, R: Random, K: Clock>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use adapters::memory::{CountingRandom, InMemoryStore, ManualClock};
+    use adapters::memory::{CountingRandom, InMemoryEvents, InMemoryStore, ManualClock, ScriptedProvider};
     use domain::time::Timestamp;
     use lambda_support::testing::apigw_request;
 
     const GET_TOKEN: &str = include_str!("../../../events/admin-api.get-token.json");
     const CREATE_CHANNEL: &str = include_str!("../../../events/admin-api.message-channel-create.json");
 
-    fn deps() -> Deps<InMemoryStore, CountingRandom, ManualClock> {
+    fn deps() -> Deps<InMemoryStore, CountingRandom, ManualClock, ScriptedProvider, InMemoryEvents> {
         Deps {
             store: InMemoryStore::new(),
             random: CountingRandom::default(),
@@ -477,6 +597,9 @@ mod tests {
             },
             public_base_url: Some("https://sms.example.com".into()),
             url_policy: UrlPolicy::HttpsOnly,
+            provider: ScriptedProvider::new(),
+            endpoints: ProviderEndpoints::default(),
+            events: InMemoryEvents::new(),
         }
     }
 
@@ -489,11 +612,16 @@ mod tests {
         (status, body)
     }
 
-    async fn call(deps: &Deps<InMemoryStore, CountingRandom, ManualClock>, request: Request) -> Value {
+    async fn call(
+        deps: &Deps<InMemoryStore, CountingRandom, ManualClock, ScriptedProvider, InMemoryEvents>,
+        request: Request,
+    ) -> Value {
         json_of(handle(deps, request).await.unwrap()).await.1
     }
 
-    async fn admin_token(deps: &Deps<InMemoryStore, CountingRandom, ManualClock>) -> String {
+    async fn admin_token(
+        deps: &Deps<InMemoryStore, CountingRandom, ManualClock, ScriptedProvider, InMemoryEvents>,
+    ) -> String {
         let reply = call(deps, lambda_http::request::from_str(GET_TOKEN).unwrap()).await;
         assert_eq!(reply["errcode"], 0, "{reply}");
         assert_eq!(reply["access_token_expire_time"], 1800);
@@ -518,7 +646,11 @@ mod tests {
         )
     }
 
-    async fn extension(deps: &Deps<InMemoryStore, CountingRandom, ManualClock>, token: &str, number: &str) -> u64 {
+    async fn extension(
+        deps: &Deps<InMemoryStore, CountingRandom, ManualClock, ScriptedProvider, InMemoryEvents>,
+        token: &str,
+        number: &str,
+    ) -> u64 {
         let reply = call(
             deps,
             post(
@@ -586,7 +718,7 @@ mod tests {
         assert_eq!(reply["duplicate_field_list"][0]["value"], "+1234567890");
     }
 
-    type TestDeps = Deps<InMemoryStore, CountingRandom, ManualClock>;
+    type TestDeps = Deps<InMemoryStore, CountingRandom, ManualClock, ScriptedProvider, InMemoryEvents>;
 
     /// Seed 004's channel (id 1, number +1234567890 → extension 1000).
     async fn seed_channel(deps: &TestDeps) -> String {
@@ -662,7 +794,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_credentials_change_or_a_new_webhook_is_asked_for_should_reset_the_check_and_move_the_url() {
+    async fn when_credentials_change_or_a_new_webhook_is_asked_for_should_check_again_and_move_the_url() {
         use domain::health::ChannelHealth;
         use domain::ports::ChannelHealthLedger;
         let deps = deps();
@@ -670,6 +802,7 @@ mod tests {
         let id = ChannelId::new(1).unwrap();
         deps.store.record_health(id, ChannelHealth::Connected, deps.clock.now()).await.unwrap();
         let before = stored(&deps, 1).await.unwrap();
+        deps.clock.advance(std::time::Duration::from_secs(1));
 
         let reply = update(
             &deps,
@@ -680,7 +813,12 @@ mod tests {
         assert_eq!(reply["errcode"], 0, "{reply}");
         let after = stored(&deps, 1).await.unwrap();
         assert_eq!(after.credentials.to_values()["api_key"], "newKey");
-        assert_eq!(after.status, domain::channel::ChannelStatus::NotChecked, "checked again by the next run");
+        // The new key is checked right away (not left for the next scheduled run).
+        assert_eq!(deps.provider.calls().len(), 2, "checked when created, and again with the new key");
+        match after.status {
+            domain::channel::ChannelStatus::Checked { at, .. } => assert_eq!(at, deps.clock.now()),
+            other => panic!("expected a fresh check, got {other:?}"),
+        }
         assert_ne!(after.webhook_token, before.webhook_token);
         let old = deps.store.channel_by_webhook(before.provider(), &before.webhook_token).await.unwrap();
         assert!(old.is_none(), "the old webhook URL no longer leads anywhere");

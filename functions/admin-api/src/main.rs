@@ -1,6 +1,8 @@
 //! Wiring only: tracing, configuration, SDK clients, dependencies, run.
 
 use adapters::dynamodb::DynamoStore;
+use adapters::eventbridge::EventBridgePublisher;
+use adapters::http::ReqwestProvider;
 use adapters::system::{OsRandom, SystemClock};
 use admin_api::{config::Config, handler};
 use lambda_http::{Error, service_fn};
@@ -17,6 +19,9 @@ async fn main() -> Result<(), Error> {
         admin: config.admin,
         public_base_url: config.public_base_url,
         url_policy: config.url_policy,
+        provider: ReqwestProvider::new()?,
+        endpoints: config.endpoints,
+        events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
     };
     lambda_http::run(service_fn(|request| handler::handle(&deps, request))).await
 }

@@ -15,7 +15,7 @@ use domain::openapi::sessions::{self, Operator, SendTarget, TransferTarget};
 use domain::openapi::{ApiError, ErrCode, Fields, success};
 use domain::ports::{
     ChannelReader, Clock, EventPublisher, ExtensionDirectory, IdempotencyStore, OutboundQueue, QueueDirectory,
-    Sequences, SessionStore, SlaTimers, TokenStore,
+    Sequences, SessionStore, SlaTimers, TemplateStore, TokenStore,
 };
 use domain::services::sending::{
     AcceptError, AcceptPorts, AgentMessage, MessageTarget, StartRefusal, accept_agent_message,
@@ -43,11 +43,25 @@ pub struct Deps<S, O, E, K> {
 
 /// The store ports this function uses.
 pub trait AgentStore:
-    SessionStore + ChannelReader + ExtensionDirectory + QueueDirectory + Sequences + TokenStore + IdempotencyStore
+    SessionStore
+    + ChannelReader
+    + ExtensionDirectory
+    + QueueDirectory
+    + Sequences
+    + TokenStore
+    + IdempotencyStore
+    + TemplateStore
 {
 }
 impl<T> AgentStore for T where
-    T: SessionStore + ChannelReader + ExtensionDirectory + QueueDirectory + Sequences + TokenStore + IdempotencyStore
+    T: SessionStore
+        + ChannelReader
+        + ExtensionDirectory
+        + QueueDirectory
+        + Sequences
+        + TokenStore
+        + IdempotencyStore
+        + TemplateStore
 {
 }
 
@@ -371,14 +385,14 @@ async fn message_send<S: AgentStore, O: OutboundQueue + SlaTimers, E: EventPubli
         outbound: &deps.outbound,
         events: &deps.events,
         clock: &deps.clock,
+        templates: &deps.store,
     };
     let shown_id = match query.target {
         SendTarget::Session(id) => id.to_string(),
         SendTarget::Start { .. } => "new".to_owned(),
     };
-    let accepted = match accept_agent_message(&ports, AgentMessage { target, actor, sender, text: query.msg_body })
-        .await
-    {
+    let message = AgentMessage { target, actor, sender, text: query.msg_body, template: query.template };
+    let accepted = match accept_agent_message(&ports, message).await {
         Ok(a) => a,
         Err(AcceptError::Refused(Refusal::NotVisible)) => return Err(not_found(shown_id)),
         Err(AcceptError::Refused(r)) => {
@@ -400,6 +414,10 @@ async fn message_send<S: AgentStore, O: OutboundQueue + SlaTimers, E: EventPubli
             return Err(ApiError::new(ErrCode::ActionForbidden, r.to_string()).with_reason(r.reason()).into());
         }
         Err(AcceptError::InvalidText(msg)) => return Err(ApiError::field("msg_body", "length", msg).into()),
+        Err(e @ AcceptError::TemplateNotSupported(_)) => {
+            return Err(ApiError::field("msg_kind", "unsupported", e.to_string()).into());
+        }
+        Err(AcceptError::Template(e)) => return Err(sessions::template_error(&e).into()),
         Err(AcceptError::SessionChanged) => {
             return Err(ApiError::new(
                 ErrCode::ActionForbidden,
@@ -470,17 +488,22 @@ mod tests {
     use adapters::memory::fixtures::{general_channel, pending_inbound};
     use adapters::memory::{InMemoryEvents, InMemoryQueues, InMemoryStore, ManualClock, close_session_for_test};
     use adapters::system::OsRandom;
+    use domain::channel::ChannelType;
     use domain::channel::Destination;
     use domain::channel::Member;
     use domain::directory::{AssignmentMode, MessageQueue};
+    use domain::ids::ChannelId;
     use domain::ids::{ExtensionId, ExtensionNumber, QueueId};
     use domain::inbound::InboundJob;
+    use domain::phone::CustomerAddress;
     use domain::ports::{ChannelWriter, Inbox};
+    use domain::ports::{OutboundLedger, StoredTemplate, TemplateSync};
     use domain::secret::Secret;
     use domain::services::routing::{RoutingPorts, route_inbound};
     use domain::services::tokens::{AdminClient, TokenPorts, get_token};
     use domain::session::Assignment;
     use domain::time::Timestamp;
+    use domain::whatsapp_template::{TemplateError, TemplateMessage, parse_template_page, select_for_sync};
     use lambda_support::testing::apigw_request;
 
     const LIST_SAMPLE: &str = include_str!("../../../events/agent-api.message-session-list.json");
@@ -924,5 +947,297 @@ mod tests {
         .await;
         assert_eq!(back["errcode"], 0, "{back}");
         assert_eq!(call(&deps, list(&leo, "1000")).await["list"][0]["id"], session);
+    }
+
+    // --- WhatsApp template messages (msg_kind 1) ---------------------------------------------
+
+    /// The WhatsApp channel's business number (channel 2), routed to extension 1000 (its only
+    /// member).
+    const WA_NUMBER: &str = "+15550783881";
+    /// `order_update` as Graph lists it (positional body, a footer).
+    const ORDER_UPDATE_PAGE: &str = r#"{"data": [{"name": "order_update", "parameter_format": "POSITIONAL",
+        "components": [{"type": "BODY", "text": "Hello {{1}}, your order {{2}} ships today.",
+                        "example": {"body_text": [["Ann", "42"]]}},
+                       {"type": "FOOTER", "text": "Thanks for shopping with Acme"}],
+        "language": "en_US", "status": "APPROVED", "category": "UTILITY", "id": "1667192013751005"}]}"#;
+    /// What the history keeps of a filled `order_update`.
+    const ORDER_UPDATE_PREVIEW: &str = "Hello Ann, your order 42 ships today.\nThanks for shopping with Acme";
+
+    /// Adds WhatsApp channel 2 (number [`WA_NUMBER`], extension 1000 its member) with
+    /// `order_update` synchronised as our template 579.
+    async fn whatsapp_setup() -> TestDeps {
+        let deps = setup().await;
+        let mut channel = adapters::memory::fixtures::whatsapp_channel(
+            2,
+            &[(WA_NUMBER, Destination::Extension(ExtensionId::new(1).unwrap()))],
+        );
+        channel.numbers[0].members = vec![Member::Extension(ExtensionId::new(1).unwrap())];
+        deps.store.insert_channel(&channel).await.unwrap().unwrap();
+        let page = parse_template_page(ORDER_UPDATE_PAGE.as_bytes()).unwrap();
+        let template = select_for_sync(page.templates).templates.remove(0);
+        let stored = StoredTemplate { id: 579, channel_id: whatsapp_id(), template };
+        let sync = TemplateSync {
+            synced_at: deps.clock.now(),
+            kept: 1,
+            not_approved: 0,
+            catalog: 0,
+            over_limit: 0,
+            invalid: 0,
+        };
+        deps.store.replace_templates(whatsapp_id(), &[stored], &sync).await.unwrap();
+        deps
+    }
+
+    fn whatsapp_id() -> ChannelId {
+        ChannelId::new(2).unwrap()
+    }
+
+    /// The customer writes on WhatsApp; returns the session (owned by extension 1000).
+    async fn whatsapp_inbound(deps: &TestDeps) -> SessionId {
+        let mut record =
+            pending_inbound("wamid.in-1", "+8618012121222", WA_NUMBER, "Where is my order?", deps.clock.now());
+        record.key.channel_id = whatsapp_id();
+        let key = record.key.clone();
+        deps.store.insert_pending(&record).await.unwrap();
+        let ports = RoutingPorts {
+            channels: &deps.store,
+            inbox: &deps.store,
+            sessions: &deps.store,
+            sequences: &deps.store,
+            events: &InMemoryEvents::new(),
+            timers: &InMemoryQueues::new(),
+        };
+        match route_inbound(&ports, &InboundJob { key }).await.unwrap() {
+            domain::services::routing::RouteOutcome::Routed { session_id, .. } => session_id,
+            other => panic!("not routed: {other:?}"),
+        }
+    }
+
+    /// `order_update` filled with `values` for the body, as a client's `whatsapp_msg_param`.
+    fn order_update(values: &[&str]) -> String {
+        let parameters: Vec<Value> = values.iter().map(|v| json!({"type": "text", "text": v})).collect();
+        json!({"id": 579, "template_id": "1667192013751005", "name": "order_update", "language": {"code": "en_US"},
+               "parameter_format": "POSITIONAL", "components": [{"type": "BODY", "parameters": parameters}]})
+        .to_string()
+    }
+
+    fn parsed(param: &str) -> Option<TemplateMessage> {
+        Some(TemplateMessage::parse(param).unwrap())
+    }
+
+    /// Extension 1000 (or 1001 when `id` is 2) sends through the domain directly.
+    async fn accept(
+        deps: &TestDeps,
+        id: u64,
+        target: MessageTarget,
+        text: &str,
+        template: Option<TemplateMessage>,
+    ) -> Result<domain::services::sending::AcceptedMessage, AcceptError> {
+        let ports = AcceptPorts {
+            sessions: &deps.store,
+            channels: &deps.store,
+            queues: &deps.store,
+            sequences: &deps.store,
+            outbound: &deps.outbound,
+            events: &deps.events,
+            clock: &deps.clock,
+            templates: &deps.store,
+        };
+        let ext = ExtensionId::new(id).unwrap();
+        let number = ExtensionNumber::parse(if id == 1 { "1000" } else { "1001" }).unwrap();
+        let message = AgentMessage {
+            target,
+            actor: Actor::Extension(ext),
+            sender: Sender::Extension { id: ext, number },
+            text: text.to_owned(),
+            template,
+        };
+        accept_agent_message(&ports, message).await
+    }
+
+    async fn history(deps: &TestDeps, session: SessionId) -> Vec<domain::message::Message> {
+        deps.store.messages(session, None, 10).await.unwrap()
+    }
+
+    const DAY_AND_AN_HOUR: std::time::Duration = std::time::Duration::from_secs(25 * 3600);
+
+    #[tokio::test]
+    async fn a_template_reply_outside_the_24_hour_window_is_accepted_with_its_preview_and_cloud_api_object() {
+        let deps = whatsapp_setup().await;
+        let session = whatsapp_inbound(&deps).await;
+        deps.clock.advance(DAY_AND_AN_HOUR);
+        let accepted =
+            accept(&deps, 1, MessageTarget::Session(session), "", parsed(&order_update(&["Ann", "42"]))).await.unwrap();
+        assert_eq!((accepted.session_id, accepted.started), (session, false));
+        let stored = history(&deps, session).await.into_iter().find(|m| m.msg_id == accepted.msg_id).unwrap();
+        assert_eq!(stored.text.as_deref(), Some(ORDER_UPDATE_PREVIEW));
+        assert_eq!(
+            stored.template,
+            Some(json!({"name": "order_update", "language": {"code": "en_US"}, "components": [
+                {"type": "body", "parameters": [{"type": "text", "text": "Ann"}, {"type": "text", "text": "42"}]}]}))
+        );
+        assert_eq!(deps.outbound.take_outbound().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn free_text_outside_the_24_hour_window_is_still_refused() {
+        let deps = whatsapp_setup().await;
+        let session = whatsapp_inbound(&deps).await;
+        accept(&deps, 1, MessageTarget::Session(session), "inside the window", None).await.unwrap();
+        deps.clock.advance(DAY_AND_AN_HOUR);
+        let err = accept(&deps, 1, MessageTarget::Session(session), "are you there?", None).await.unwrap_err();
+        assert!(matches!(err, AcceptError::Refused(Refusal::TemplateRequired)), "{err:?}");
+        assert_eq!(history(&deps, session).await.len(), 2, "the refused text is not stored");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_template_or_a_missing_variable_is_refused_and_nothing_is_stored() {
+        let deps = whatsapp_setup().await;
+        let session = whatsapp_inbound(&deps).await;
+        let target = || MessageTarget::Session(session);
+        let unknown = json!({"name": "order_updates", "language": {"code": "en_US"}}).to_string();
+        let err = accept(&deps, 1, target(), "", parsed(&unknown)).await.unwrap_err();
+        assert!(
+            matches!(&err, AcceptError::Template(TemplateError::NotSynchronised { name, .. }) if name == "order_updates"),
+            "{err:?}"
+        );
+        // our id must be one of this channel's templates
+        let other_id = order_update(&["Ann", "42"]).replace("579", "580");
+        let err = accept(&deps, 1, target(), "", parsed(&other_id)).await.unwrap_err();
+        assert!(matches!(err, AcceptError::Template(TemplateError::NotSynchronised { .. })), "{err:?}");
+        let err = accept(&deps, 1, target(), "", parsed(&order_update(&["Ann"]))).await.unwrap_err();
+        assert_eq!(err.to_string(), "variable {{2}} of the body has no value");
+        assert!(matches!(err, AcceptError::Template(TemplateError::MissingValue { .. })));
+        assert_eq!(history(&deps, session).await.len(), 1, "only the customer's message");
+        assert!(deps.outbound.take_outbound().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_member_of_the_number_starts_a_whatsapp_session_with_a_template() {
+        let deps = whatsapp_setup().await;
+        let start = || MessageTarget::Start {
+            channel: "whatsapp".into(),
+            business_number: WA_NUMBER.into(),
+            customer: CustomerAddress::parse("+18003275906").unwrap(),
+        };
+        let param = order_update(&["Ann", "42"]);
+        let refused = accept(&deps, 2, start(), "", parsed(&param)).await.unwrap_err();
+        assert!(matches!(refused, AcceptError::StartRefused(StartRefusal::NotAllowedOnNumber)), "{refused:?}");
+        let accepted = accept(&deps, 1, start(), "", parsed(&param)).await.unwrap();
+        assert!(accepted.started);
+        let session = deps.store.session(accepted.session_id).await.unwrap().unwrap();
+        assert_eq!(session.channel_type, ChannelType::WhatsApp);
+        assert_eq!(session.assignment, Assignment::Extension(ExtensionId::new(1).unwrap()));
+        assert_eq!(session.last_message.unwrap().preview, ORDER_UPDATE_PREVIEW);
+        let stored = history(&deps, accepted.session_id).await;
+        assert_eq!(stored[0].text.as_deref(), Some(ORDER_UPDATE_PREVIEW));
+        assert!(stored[0].template.is_some());
+        // the customer has not written: free text in it is still refused
+        let err = accept(&deps, 1, MessageTarget::Session(accepted.session_id), "hi", None).await.unwrap_err();
+        assert!(matches!(err, AcceptError::Refused(Refusal::TemplateRequired)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn starting_a_whatsapp_session_with_text_is_refused() {
+        let deps = whatsapp_setup().await;
+        let start = MessageTarget::Start {
+            channel: "whatsapp".into(),
+            business_number: WA_NUMBER.into(),
+            customer: CustomerAddress::parse("+18003275906").unwrap(),
+        };
+        let err = accept(&deps, 1, start, "Hello", None).await.unwrap_err();
+        assert!(matches!(err, AcceptError::StartRefused(StartRefusal::TemplateRequired)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "a WhatsApp session can only be started with a template (msg_kind 1 with whatsapp_msg_param)"
+        );
+        assert!(deps.outbound.take_outbound().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_template_on_an_sms_channel_is_refused() {
+        let deps = whatsapp_setup().await;
+        let session = SessionId::new(inbound(&deps, "m1", "+14102161183").await).unwrap();
+        let param = order_update(&["Ann", "42"]);
+        let err = accept(&deps, 1, MessageTarget::Session(session), "", parsed(&param)).await.unwrap_err();
+        assert!(matches!(err, AcceptError::TemplateNotSupported(ChannelType::Sms)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "msg_kind 1 (WhatsApp template message) can only be sent on WhatsApp channels; this is an sms channel: \
+             send msg_kind 0 with msg_body"
+        );
+        let start = MessageTarget::Start {
+            channel: "general".into(),
+            business_number: "+14102161183".into(),
+            customer: CustomerAddress::parse("+18003275906").unwrap(),
+        };
+        let err = accept(&deps, 1, start, "", parsed(&param)).await.unwrap_err();
+        assert!(matches!(err, AcceptError::TemplateNotSupported(ChannelType::Sms)), "{err:?}");
+        assert_eq!(history(&deps, session).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn message_send_with_msg_kind_1_is_accepted_and_the_history_shows_the_preview() {
+        let deps = whatsapp_setup().await;
+        let session = whatsapp_inbound(&deps).await;
+        deps.clock.advance(DAY_AND_AN_HOUR);
+        let leo = token(&deps, "1000", "Agent1234").await;
+        let body = |kind: u8, param: Option<String>, text: Option<&str>| {
+            let mut b = json!({"sender_type": 1, "sender_no": "1000", "session_id": session, "msg_kind": kind});
+            if let Some(p) = param {
+                b["whatsapp_msg_param"] = json!(p);
+            }
+            if let Some(t) = text {
+                b["msg_body"] = json!(t);
+            }
+            b
+        };
+        let free = call(&deps, post("message/send", &leo, body(0, None, Some("still there?")))).await;
+        assert_eq!((free["errcode"].clone(), free["reason"].clone()), (json!(70084), json!("template_required")));
+
+        let sent = call(&deps, post("message/send", &leo, body(1, Some(order_update(&["Ann", "42"])), None))).await;
+        assert_eq!(sent["errcode"], 0, "{sent}");
+        let history = call(&deps, get("message/get", &leo, &[("id", &session.to_string()), ("page_size", "10")])).await;
+        let record = &history["data"]["records"][0];
+        assert_eq!(record["msg_id"], sent["msg_id"]);
+        assert_eq!(record["msg_body"], ORDER_UPDATE_PREVIEW);
+        assert_eq!(record["msg_kind"], 1);
+        let (job, _) = deps.outbound.take_outbound().remove(0);
+        let stored = OutboundLedger::message(&deps.store, job.session_id, job.msg_id).await.unwrap().unwrap();
+        assert_eq!(stored.text.as_deref(), Some(ORDER_UPDATE_PREVIEW));
+        assert_eq!(stored.template.unwrap()["name"], "order_update");
+
+        let missing = call(&deps, post("message/send", &leo, body(1, Some(order_update(&["Ann"])), None))).await;
+        assert_eq!(missing["errcode"], 40002, "{missing}");
+        assert_eq!(missing["invalid_param_list"][0]["field"], "whatsapp_msg_param", "{missing}");
+        assert_eq!(missing["submsg"], "whatsapp_msg_param: variable {{2}} of the body has no value");
+        let absent = call(&deps, post("message/send", &leo, body(1, None, Some("Hi")))).await;
+        assert_eq!(absent["invalid_param_list"][0]["field"], "whatsapp_msg_param", "{absent}");
+
+        // on the SMS channel: a parameter error naming msg_kind
+        let sms = inbound(&deps, "m1", "+14102161183").await;
+        let mut on_sms = body(1, Some(order_update(&["Ann", "42"])), None);
+        on_sms["session_id"] = json!(sms);
+        let refused = call(&deps, post("message/send", &leo, on_sms)).await;
+        assert_eq!(refused["errcode"], 40002, "{refused}");
+        assert_eq!(refused["invalid_param_list"][0]["field"], "msg_kind", "{refused}");
+
+        // starting a WhatsApp session: with the template, not with text
+        let start = |kind: u8| {
+            let mut b = json!({"sender_type": 1, "sender_no": "1000", "channel": "whatsapp", "did_number": WA_NUMBER,
+                               "to": "+1 800 327 5906", "msg_kind": kind, "msg_body": "Hello"});
+            if kind == 1 {
+                b["whatsapp_msg_param"] = json!(order_update(&["Ann", "42"]));
+            }
+            b
+        };
+        let text = call(&deps, post("message/send", &leo, start(0))).await;
+        assert_eq!((text["errcode"].clone(), text["reason"].clone()), (json!(70084), json!("template_required")));
+        assert_eq!(
+            text["submsg"],
+            "a WhatsApp session can only be started with a template (msg_kind 1 with whatsapp_msg_param)"
+        );
+        let started = call(&deps, post("message/send", &leo, start(1))).await;
+        assert_eq!((started["errcode"].clone(), started["data"]["started"].clone()), (json!(0), json!(true)));
     }
 }

@@ -144,6 +144,7 @@ mod tests {
             outbound: &deps.outbound,
             events: &deps.events,
             clock: &deps.clock,
+            templates: &deps.store,
         };
         for i in 0..n {
             accept_agent_message(
@@ -156,6 +157,7 @@ mod tests {
                         number: ExtensionNumber::parse("1000").unwrap(),
                     },
                     text: format!("reply {i}"),
+                    template: None,
                 },
             )
             .await
@@ -417,5 +419,91 @@ mod tests {
         for job in &jobs {
             assert!(matches!(message(&deps, job).await.delivery, DeliveryState::Sent { .. }));
         }
+    }
+
+    #[tokio::test]
+    async fn a_whatsapp_template_message_goes_out_as_a_cloud_api_template() {
+        use domain::ports::{StoredTemplate, TemplateStore, TemplateSync};
+        use domain::whatsapp_template::{TemplateMessage, parse_template_page, select_for_sync};
+
+        let deps = deps(1).await;
+        let channel_id = ChannelId::new(2).unwrap();
+        let channel = adapters::memory::fixtures::whatsapp_channel(
+            2,
+            &[("+15550783881", Destination::Extension(ExtensionId::new(7).unwrap()))],
+        );
+        deps.store.insert_channel(&channel).await.unwrap().unwrap();
+        let page = r#"{"data": [{"id": "1667192013751005", "name": "order_update", "language": "en_US",
+            "status": "APPROVED", "category": "UTILITY",
+            "components": [{"type": "BODY", "text": "Hello {{1}}, your order {{2}} ships today."}]}]}"#;
+        let template = select_for_sync(parse_template_page(page.as_bytes()).unwrap().templates).templates.remove(0);
+        let sync = TemplateSync {
+            synced_at: deps.clock.now(),
+            kept: 1,
+            not_approved: 0,
+            catalog: 0,
+            over_limit: 0,
+            invalid: 0,
+        };
+        deps.store
+            .replace_templates(channel_id, &[StoredTemplate { id: 579, channel_id, template }], &sync)
+            .await
+            .unwrap();
+        // the customer writes on WhatsApp (session 1, extension 7's)
+        let mut record = pending_inbound("wamid.in", "+8618012121222", "+15550783881", "hi", deps.clock.now());
+        record.key.channel_id = channel_id;
+        let key = record.key.clone();
+        deps.store.insert_pending(&record).await.unwrap();
+        let timers = InMemoryQueues::new();
+        let routing = RoutingPorts {
+            channels: &deps.store,
+            inbox: &deps.store,
+            sessions: &deps.store,
+            sequences: &deps.store,
+            events: &deps.events,
+            timers: &timers,
+        };
+        route_inbound(&routing, &InboundJob { key }).await.unwrap();
+        let accept = AcceptPorts {
+            sessions: &deps.store,
+            channels: &deps.store,
+            queues: &deps.store,
+            sequences: &deps.store,
+            outbound: &deps.outbound,
+            events: &deps.events,
+            clock: &deps.clock,
+            templates: &deps.store,
+        };
+        let param = r#"{"id": 579, "name": "order_update", "language": {"code": "en_US"},
+            "components": [{"type": "BODY", "parameters": [{"type": "text", "text": "Ann"}, {"type": "text", "text": "42"}]}]}"#;
+        let reply = AgentMessage {
+            target: MessageTarget::Session(SessionId::new(1).unwrap()),
+            actor: Actor::Extension(ExtensionId::new(7).unwrap()),
+            sender: Sender::Extension {
+                id: ExtensionId::new(7).unwrap(),
+                number: ExtensionNumber::parse("1000").unwrap(),
+            },
+            text: String::new(),
+            template: Some(TemplateMessage::parse(param).unwrap()),
+        };
+        accept_agent_message(&accept, reply).await.unwrap();
+        let jobs: Vec<OutboundJob> = deps.outbound.take_outbound().into_iter().map(|(job, _)| job).collect();
+        deps.provider.script([http(200, r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.out"}]}"#)]);
+        handle(&deps, batch(&jobs)).await.unwrap();
+        let calls = deps.provider.calls();
+        assert_eq!(calls[0].url, "https://graph.facebook.com/v21.0/106540352242922/messages");
+        let body: serde_json::Value = serde_json::from_slice(&calls[0].body.as_ref().unwrap().1).unwrap();
+        assert_eq!(
+            body,
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "8618012121222",
+                   "type": "template", "template": {"name": "order_update", "language": {"code": "en_US"},
+                   "components": [{"type": "body", "parameters": [
+                       {"type": "text", "text": "Ann"}, {"type": "text", "text": "42"}]}]}})
+        );
+        let m = message(&deps, &jobs[0]).await;
+        assert!(
+            matches!(m.delivery, DeliveryState::Sent { ref provider_message_id, .. } if provider_message_id == "wamid.out")
+        );
+        assert_eq!(m.text.as_deref(), Some("Hello Ann, your order 42 ships today."));
     }
 }

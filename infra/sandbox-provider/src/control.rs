@@ -1,5 +1,5 @@
 //! The `/_sandbox/*` control endpoints for humans (`make dev`, curl): recorded sends, inbound
-//! delivery, webhook configuration, scripted answers and reset.
+//! delivery, webhook configuration, scripted answers, the WhatsApp templates served and reset.
 
 use std::sync::Arc;
 
@@ -65,7 +65,19 @@ pub async fn script(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// `POST /_sandbox/reset`: forgets recorded calls and scripted responses.
+/// `POST /_sandbox/whatsapp_templates` with a JSON array of template objects (Graph's shape):
+/// replaces the templates `GET /{version}/{waba_id}/message_templates` serves.
+pub async fn whatsapp_templates(
+    State(shared): State<Arc<Shared>>,
+    axum::Json(templates): axum::Json<Vec<serde_json::Map<String, serde_json::Value>>>,
+) -> Response {
+    tracing::info!(count = templates.len(), "WhatsApp templates replaced");
+    shared.set_whatsapp_templates(templates.into_iter().map(serde_json::Value::Object).collect());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /_sandbox/reset`: forgets recorded calls and scripted responses, and serves the default
+/// WhatsApp templates again.
 pub async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     tracing::info!("reset");
     shared.reset();

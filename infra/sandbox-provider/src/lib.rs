@@ -9,6 +9,7 @@
 //! - [`contract`]: the provider API (`/verify`, `/sendmessage`) and its validation rules.
 //! - [`inbound`]: building and signing inbound webhook bodies.
 //! - [`providers`]: the send APIs of the named providers (Twilio, Meta, Telnyx, ...).
+//! - [`whatsapp_templates`]: Graph's `message_templates` listing of a WhatsApp Business Account.
 //! - [`control`]: the `/_sandbox/*` endpoints.
 //! - [`server`]: the [`Sandbox`] handle and the connection loop (which can drop a connection
 //!   without answering).
@@ -19,6 +20,7 @@ pub mod inbound;
 pub mod model;
 pub mod providers;
 pub mod server;
+pub mod whatsapp_templates;
 
 pub use model::{
     InboundDelivery, InboundSpec, RecordedSend, RecordedVerify, SandboxConfig, SandboxError, ScriptedResponse,

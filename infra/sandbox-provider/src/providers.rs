@@ -3,7 +3,8 @@
 //! documented success shape (Twilio `201 {"sid"}`, Graph `{"messages":[{"id"}]}` or
 //! `{"message_id"}`, Telnyx `{"data":{"id"}}`, Bandwidth `202 {"id"}`, Flowroute
 //! `202 {"data":{"id"}}`); anything else gets `200 {"id"}`. Authentication is recorded, not
-//! checked: the contract tests in the domain crate check the exact request.
+//! checked: the contract tests in the domain crate check the exact request. Graph's template
+//! listing ([`crate::whatsapp_templates`]) is recorded here too.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::server::Shared;
 
-/// One call to a provider send API.
+/// One call to a provider API (a send, or Graph's template listing).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ProviderCall {
     /// Method.
@@ -26,7 +27,7 @@ pub struct ProviderCall {
     pub content_type: Option<String>,
     /// The body as text.
     pub body: String,
-    /// The id we answered with.
+    /// The id we answered with (empty for a template listing).
     pub provider_message_id: String,
 }
 

@@ -1,6 +1,7 @@
 //! The [`Sandbox`] handle and its server: an HTTP/1.1 accept loop whose connections can be
 //! closed without an answer (for [`ScriptedResponse::Drop`]); all connections end with the
-//! server. Holds the recorded calls, the script and the webhook setting.
+//! server. Holds the recorded calls, the script, the webhook setting and the WhatsApp templates
+//! served.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use crate::inbound::{SIGNATURE_HEADER, inbound_body, signature};
 use crate::model::{
     InboundDelivery, InboundSpec, RecordedSend, RecordedVerify, SandboxConfig, SandboxError, ScriptedResponse,
 };
-use crate::{contract, control};
+use crate::{contract, control, whatsapp_templates};
 
 /// Lets a handler close its own connection without answering.
 #[derive(Debug, Clone)]
@@ -39,12 +40,15 @@ struct State {
     script: VecDeque<ScriptedResponse>,
     webhook: Option<(String, Option<String>)>,
     provider_calls: Vec<crate::providers::ProviderCall>,
+    whatsapp_templates: Vec<serde_json::Value>,
 }
 
 /// State shared by the handlers and the [`Sandbox`] handle.
 #[derive(Debug)]
 pub struct Shared {
     pub(crate) api_keys: Vec<String>,
+    /// `http://<addr>`, for absolute URLs when a request has no `Host`.
+    pub(crate) base_url: String,
     state: Mutex<State>,
     http: reqwest::Client,
 }
@@ -90,12 +94,21 @@ impl Shared {
         self.state().script.extend(responses);
     }
 
+    pub(crate) fn whatsapp_templates(&self) -> Vec<serde_json::Value> {
+        self.state().whatsapp_templates.clone()
+    }
+
+    pub(crate) fn set_whatsapp_templates(&self, templates: Vec<serde_json::Value>) {
+        self.state().whatsapp_templates = templates;
+    }
+
     pub(crate) fn reset(&self) {
         let mut state = self.state();
         state.sent.clear();
         state.provider_calls.clear();
         state.verifies.clear();
         state.script.clear();
+        state.whatsapp_templates = whatsapp_templates::default_templates();
     }
 
     pub(crate) fn configure_webhook(&self, url: String, secret: Option<String>) {
@@ -156,7 +169,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/webhook", post(control::webhook))
         .route("/_sandbox/script", post(control::script))
         .route("/_sandbox/provider_calls", get(control::provider_calls))
+        .route("/_sandbox/whatsapp_templates", post(control::whatsapp_templates))
         .route("/_sandbox/reset", post(control::reset))
+        .route(
+            "/{version}/{waba_id}/message_templates",
+            get(whatsapp_templates::message_templates).fallback(crate::providers::any),
+        )
         .fallback(crate::providers::any)
         .with_state(shared)
 }
@@ -204,7 +222,13 @@ impl Sandbox {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(SandboxError::Client)?;
-        let shared = Arc::new(Shared { api_keys: cfg.api_keys, state: Mutex::new(State::default()), http });
+        let state = State { whatsapp_templates: whatsapp_templates::default_templates(), ..State::default() };
+        let shared = Arc::new(Shared {
+            api_keys: cfg.api_keys,
+            base_url: format!("http://{addr}"),
+            state: Mutex::new(state),
+            http,
+        });
         let task = tokio::spawn(serve(listener, router(shared.clone())));
         tracing::info!(%addr, "sandbox provider listening");
         Ok(Sandbox { shared, server: Arc::new(ServerTask(task)), addr })
@@ -245,9 +269,16 @@ impl Sandbox {
         self.shared.script(r);
     }
 
-    /// Forgets recorded calls and scripted responses (the webhook setting stays).
+    /// Forgets recorded calls and scripted responses and serves the default WhatsApp templates
+    /// again (the webhook setting stays).
     pub fn reset(&self) {
         self.shared.reset();
+    }
+
+    /// Replaces the WhatsApp templates `GET /{version}/{waba_id}/message_templates` serves
+    /// (template objects in Graph's shape, served in this order).
+    pub fn set_whatsapp_templates(&self, templates: Vec<serde_json::Value>) {
+        self.shared.set_whatsapp_templates(templates);
     }
 
     /// Sets where inbound messages are delivered and the signing secret.

@@ -20,7 +20,8 @@ use domain::ports::{
     IdempotencyStore, InactiveSessions, InboundCommit, InboundCommitOutcome, InboundQueue, Inbox, InboxInsert, Mailer,
     OutboundCommit, OutboundCommitOutcome, OutboundLedger, OutboundQueue, Outbox, OutboxEntry, Pacer, ProviderHttp,
     QueueDirectory, Random, ReceiptLedger, ReceiptRecord, SendClaim, Sequences, SessionList, SessionStore,
-    SessionTarget, SlaLedger, SlaTimers, StatsReader, StoreError, TokenStore, TransitionOutcome,
+    SessionTarget, SlaLedger, SlaTimers, StatsReader, StoreError, StoredTemplate, TemplateStore, TemplateSync,
+    TokenStore, TransitionOutcome,
 };
 use domain::provider::{ProviderRequest, ProviderResponse};
 use domain::services::idempotency::IN_PROGRESS_LEASE;
@@ -77,6 +78,8 @@ struct State {
     tokens: HashMap<String, TokenGrant>,
     idempotency: HashMap<String, (String, Option<String>, Timestamp)>,
     offers: BTreeMap<(QueueId, Timestamp, SessionId), OfferRecord>,
+    templates: BTreeMap<(ChannelId, u64), StoredTemplate>,
+    template_syncs: HashMap<ChannelId, TemplateSync>,
     sla_states: HashMap<QueueId, SlaState>,
     evaluations: BTreeMap<(QueueId, Timestamp), SlaEvaluation>,
 }
@@ -1009,6 +1012,31 @@ impl SlaLedger for InMemoryStore {
     }
 }
 
+impl TemplateStore for InMemoryStore {
+    async fn templates(&self, channel: ChannelId) -> Result<Vec<StoredTemplate>, StoreError> {
+        Ok(lock(&self.state).templates.values().filter(|t| t.channel_id == channel).cloned().collect())
+    }
+
+    async fn template_sync(&self, channel: ChannelId) -> Result<Option<TemplateSync>, StoreError> {
+        Ok(lock(&self.state).template_syncs.get(&channel).copied())
+    }
+
+    async fn replace_templates(
+        &self,
+        channel: ChannelId,
+        templates: &[StoredTemplate],
+        sync: &TemplateSync,
+    ) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        s.templates.retain(|(c, _), _| *c != channel);
+        for t in templates {
+            s.templates.insert((channel, t.id), t.clone());
+        }
+        s.template_syncs.insert(channel, *sync);
+        Ok(())
+    }
+}
+
 /// Records sent mail; can be made to fail (retryably or for good).
 #[derive(Debug, Default)]
 pub struct InMemoryMailer {
@@ -1269,6 +1297,23 @@ pub mod fixtures {
 
     /// The webhook token of [`general_channel`].
     pub const WEBHOOK_TOKEN: &str = "429ced149ff9437695be795aff38407b";
+
+    /// A WhatsApp channel named "WhatsApp": phone number id `106540352242922`, business account
+    /// `102290129340398`, access token `EAAJB-system-user`, with the given number rules.
+    pub fn whatsapp_channel(id: u64, numbers: &[(&str, Destination)]) -> Channel {
+        let mut channel = general_channel(id, 80, None, numbers);
+        channel.name = "WhatsApp".into();
+        channel.credentials = Credentials::WhatsApp(domain::credentials::WhatsAppCredentials {
+            meta: domain::credentials::MetaCredentials {
+                access_token: Secret::new("EAAJB-system-user"),
+                app_secret: Secret::new("app-secret"),
+                verify_token: Secret::new("qm3rprg52wzk1ah"),
+            },
+            phone_number_id: "106540352242922".into(),
+            business_account_id: "102290129340398".into(),
+        });
+        channel
+    }
 
     /// A General channel with id `id` on `https://sp.example.com/sendmessage`, API key
     /// `sandbox-api-key`, the given webhook secret, send rate and number rules.

@@ -188,6 +188,7 @@ fn text_and_file() -> OutboundContent<'static> {
         media_urls: vec![MEDIA],
         human_agent_tag: false,
         status_callback: None,
+        template: None,
     }
 }
 
@@ -200,6 +201,7 @@ fn text_only() -> OutboundContent<'static> {
         media_urls: Vec::new(),
         human_agent_tag: false,
         status_callback: None,
+        template: None,
     }
 }
 
@@ -1024,6 +1026,7 @@ async fn apidaze_send_call_carries_its_keys_in_the_url_and_its_answers_classify(
         media_urls: vec![MEDIA],
         human_agent_tag: false,
         status_callback: None,
+        template: None,
     };
     let request = send_request(&creds, &stub.endpoints(), &file_only);
     let (seen, _, _) = stub.exchange(Provider::Apidaze, &request, Answer::json(200, r#"{"success":true}"#)).await;
@@ -1257,6 +1260,55 @@ async fn whatsapp_send_call_is_a_bearer_cloud_api_post_and_its_answers_classify(
 }
 
 #[tokio::test]
+async fn whatsapp_template_send_call_carries_the_template_object_and_not_the_text() {
+    let stub = Stub::start().await;
+    let creds = credentials(Provider::WhatsApp, &stub.base);
+    // The filled template as `FilledTemplate::cloud_api_template` gives it; the text is the
+    // preview kept in the history and must not be sent.
+    let template = json!({
+        "name": "order_update",
+        "language": {"code": "en_US"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ann"}, {"type": "text", "text": "42"}]}]
+    });
+    let content = OutboundContent {
+        text: Some("Hello Ann, your order 42 ships today.\nThanks for shopping with Acme"),
+        template: Some(&template),
+        ..text_only()
+    };
+    let request = send_request(&creds, &stub.endpoints(), &content);
+    let (seen, _, outcome) = stub
+        .exchange(
+            Provider::WhatsApp,
+            &request,
+            Answer::json(200, r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.template"}]}"#),
+        )
+        .await;
+    assert_wire(
+        "whatsapp / template",
+        &seen,
+        &Wire {
+            target: "/v21.0/106540352242922/messages",
+            authorization: Some("Bearer sandbox-meta-access-token"),
+            content_type: "application/json",
+            accept: None,
+            body: WireBody::Json(json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": "14155550123",
+                "type": "template",
+                "template": {
+                    "name": "order_update",
+                    "language": {"code": "en_US"},
+                    "components": [{"type": "body", "parameters": [
+                        {"type": "text", "text": "Ann"}, {"type": "text", "text": "42"}]}]
+                }
+            })),
+        },
+    );
+    assert_eq!(outcome, SendOutcome::Accepted { provider_message_id: "wamid.template".into() });
+}
+
+#[tokio::test]
 async fn messenger_send_call_is_a_bearer_send_api_post_and_its_answers_classify() {
     let stub = Stub::start().await;
     let creds = credentials(Provider::Facebook, &stub.base);
@@ -1267,6 +1319,7 @@ async fn messenger_send_call_is_a_bearer_send_api_post_and_its_answers_classify(
         media_urls: Vec::new(),
         human_agent_tag: false,
         status_callback: None,
+        template: None,
     };
     let request = send_request(&creds, &stub.endpoints(), &reply);
     let wire = Wire {
@@ -1382,6 +1435,7 @@ async fn messenger_send_call_is_a_bearer_send_api_post_and_its_answers_classify(
         media_urls: vec![MEDIA],
         human_agent_tag: false,
         status_callback: None,
+        template: None,
     };
     let (seen, _, _) = stub.exchange(Provider::Facebook, &send_request(&creds, &stub.endpoints(), &file), ok()).await;
     assert_wire(
@@ -1417,6 +1471,7 @@ async fn every_providers_send_to_a_closed_port_is_no_response_and_retries() {
                 media_urls: Vec::new(),
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
             _ => text_and_file(),
         };

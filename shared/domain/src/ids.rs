@@ -99,6 +99,8 @@ pub enum Sequence {
     Session,
     /// [`MessageId`]s.
     Message,
+    /// WhatsApp template ids (ours, per synchronised template).
+    Template,
 }
 
 impl Sequence {
@@ -109,6 +111,7 @@ impl Sequence {
             Sequence::Extension => "extension",
             Sequence::Queue => "queue",
             Sequence::Session => "session",
+            Sequence::Template => "template",
             Sequence::Message => "message",
         }
     }

@@ -38,3 +38,4 @@ pub mod sla;
 pub mod stats;
 pub mod time;
 pub mod webhook;
+pub mod whatsapp_template;

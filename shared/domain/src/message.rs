@@ -320,6 +320,10 @@ pub struct Message {
     pub events_published: bool,
     /// Sent messages: the strongest delivery report the provider sent back, if any.
     pub receipt: Option<Receipt>,
+    /// A WhatsApp template message: the Cloud API `template` object to send (`name`,
+    /// `language`, filled `components`); `text` then holds its preview. `None` for normal
+    /// messages.
+    pub template: Option<serde_json::Value>,
 }
 
 impl Message {
@@ -415,6 +419,7 @@ mod tests {
             provider_message_id: None,
             events_published: true,
             receipt: None,
+            template: None,
         };
         assert_eq!(m.yeastar_status(), 1);
         m.receipt = Some(receipt(ReportedStatus::Delivered));

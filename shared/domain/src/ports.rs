@@ -21,6 +21,7 @@ use crate::session::{Assignment, Audience, ListOwner, Session, SessionKey, Timel
 use crate::sla::{OfferKey, OfferRecord, OfferWrite, SlaEvaluation, SlaState, SlaTimer, SlaWindow};
 use crate::stats::{Counters, StatsDelta};
 use crate::time::Timestamp;
+use crate::whatsapp_template::WhatsAppTemplate;
 
 /// A dependency failed (the store, a queue, the bus).
 #[derive(Debug, thiserror::Error)]
@@ -632,4 +633,48 @@ pub trait Mailer {
 pub trait SlaTimers {
     /// Fires `timer` after `delay` (at most [`crate::sla::MAX_TIMER_DELAY`]).
     async fn start_timer(&self, timer: &SlaTimer, delay: std::time::Duration) -> Result<(), StoreError>;
+}
+
+/// A synchronised WhatsApp template as stored: our integer id (Yeastar's `id`, stable across
+/// syncs for the same Meta template), its channel, the template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTemplate {
+    /// Our id (`id` in `whatsapp_msg_param`).
+    pub id: u64,
+    /// The WhatsApp channel.
+    pub channel_id: ChannelId,
+    /// The template.
+    pub template: WhatsAppTemplate,
+}
+
+/// The outcome of a channel's last template sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateSync {
+    /// When it ran.
+    pub synced_at: Timestamp,
+    /// Templates kept (approved, not catalog, valid, within the cap).
+    pub kept: usize,
+    /// Skipped: not approved.
+    pub not_approved: usize,
+    /// Skipped: catalog templates.
+    pub catalog: usize,
+    /// Skipped: beyond the 250 cap.
+    pub over_limit: usize,
+    /// Skipped: malformed variables or unsupported components.
+    pub invalid: usize,
+}
+
+/// Each WhatsApp channel's synchronised templates.
+pub trait TemplateStore {
+    /// The channel's templates, by id.
+    async fn templates(&self, channel: ChannelId) -> Result<Vec<StoredTemplate>, StoreError>;
+    /// The channel's last sync, if any.
+    async fn template_sync(&self, channel: ChannelId) -> Result<Option<TemplateSync>, StoreError>;
+    /// Makes `templates` the channel's whole set (others are removed) and records `sync`.
+    async fn replace_templates(
+        &self,
+        channel: ChannelId,
+        templates: &[StoredTemplate],
+        sync: &TemplateSync,
+    ) -> Result<(), StoreError>;
 }

@@ -25,6 +25,7 @@ struct Declared {
     tables: BTreeSet<String>,
     buses: BTreeSet<String>,
     http_apis: BTreeSet<String>,
+    email_identities: BTreeSet<String>,
     other_resources: Vec<String>,
 }
 
@@ -63,6 +64,9 @@ fn declared(text: &str) -> Declared {
             }
             "AWS::Serverless::HttpApi" => {
                 d.http_apis.insert(id);
+            }
+            "AWS::SES::EmailIdentity" => {
+                d.email_identities.insert(id);
             }
             other => {
                 if !IGNORED_RESOURCE_TYPES.iter().any(|(t, _)| *t == other) {
@@ -104,6 +108,13 @@ fn when_planning_the_real_template_should_bind_every_resource_and_event() {
     assert_eq!(buses, d.buses);
     let apis: BTreeSet<String> = plan.http_apis.iter().map(|a| a.logical_id.clone()).collect();
     assert_eq!(apis, d.http_apis);
+    // SES identities are conditional on a sender address: none by default, each one when set.
+    assert!(plan.email_identities.is_empty(), "{:?}", plan.email_identities);
+    let with_mail =
+        local_stack::plan(&path, &BTreeMap::from([("SlaMailFrom".to_owned(), "sla@example.com".to_owned())])).unwrap();
+    let identities: BTreeSet<String> = with_mail.email_identities.iter().map(|e| e.logical_id.clone()).collect();
+    assert_eq!(identities, d.email_identities);
+    assert!(with_mail.email_identities.iter().all(|e| e.identity == "sla@example.com"));
 
     // Every SQS source feeds from a planned queue, and every queue knows its consumers.
     for source in &plan.sqs_sources {

@@ -51,7 +51,7 @@ impl DynamoStore {
 impl Sequences for DynamoStore {
     async fn next_id(&self, sequence: Sequence) -> Result<u64, StoreError> {
         let table = match sequence {
-            Sequence::Channel | Sequence::Extension | Sequence::Queue => &self.tables.directory,
+            Sequence::Channel | Sequence::Extension | Sequence::Queue | Sequence::Template => &self.tables.directory,
             Sequence::Session | Sequence::Message => &self.tables.conversation,
         };
         let out = self

@@ -640,6 +640,10 @@ pub struct MessageItem {
     /// Its rank (`ReportedStatus::rank`), for the "only stronger" condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     receipt_rank: Option<u8>,
+    /// A WhatsApp template message: the Cloud API `template` object, as a JSON string (absent
+    /// on normal messages and on items written before templates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    template: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     outbox_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -680,6 +684,7 @@ impl MessageItem {
             events_published: m.events_published,
             receipt: m.receipt.clone(),
             receipt_rank: m.receipt.as_ref().map(|r| r.status.rank()),
+            template: m.template.as_ref().map(serde_json::Value::to_string),
             outbox_key: outbox_due.map(|_| keys::outbox::OUTBOUND.into()),
             outbox_due: outbox_due.map(keys::pad_time),
         }
@@ -703,6 +708,10 @@ impl MessageItem {
             },
             other => return Err(corrupt(K, format!("state {other}"))),
         };
+        let template = match self.template {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| corrupt(K, format!("template: {e}")))?),
+            None => None,
+        };
         Ok(Message {
             session_id: SessionId::new(self.session_id).map_err(|e| corrupt(K, e))?,
             msg_id: MessageId::new(self.msg_id).map_err(|e| corrupt(K, e))?,
@@ -718,6 +727,7 @@ impl MessageItem {
             provider_message_id: self.inbound_provider_id,
             events_published: self.events_published,
             receipt: self.receipt,
+            template,
         })
     }
 }
@@ -953,5 +963,53 @@ impl SlaEvaluationItem {
     /// To the domain.
     pub fn into_domain(self) -> Result<SlaEvaluation, CorruptItem> {
         serde_json::from_str(&self.evaluation).map_err(|e| corrupt("SLA evaluation", e))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn outbound(template: Option<serde_json::Value>) -> Message {
+        Message {
+            session_id: SessionId::new(1).unwrap(),
+            msg_id: MessageId::new(2).unwrap(),
+            channel_id: ChannelId::new(3).unwrap(),
+            direction: Direction::Outbound,
+            sender: Sender::Api,
+            origin: Origin::Api,
+            text: Some("Hello Ann, your order 42 ships today.".into()),
+            media: Vec::new(),
+            created_at: Timestamp::from_millis(1_000),
+            delivery: DeliveryState::Queued,
+            attempts: 0,
+            provider_message_id: None,
+            events_published: false,
+            receipt: None,
+            template,
+        }
+    }
+
+    #[test]
+    fn a_template_message_keeps_its_template_as_a_json_string_and_old_items_read_without_one() {
+        let template = serde_json::json!({"name": "order_update", "language": {"code": "en_US"},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ann"}]}]});
+        let item = to_item("message", &MessageItem::from_domain(&outbound(Some(template.clone())), None)).unwrap();
+        let stored = item.get("template").and_then(|v| v.as_s().ok()).expect("a string attribute");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(stored).unwrap(), template);
+        let read: MessageItem = from_item("message", item).unwrap();
+        assert_eq!(read.into_domain().unwrap(), outbound(Some(template)));
+
+        // a normal message has no attribute; an item written before templates reads as one
+        let item = to_item("message", &MessageItem::from_domain(&outbound(None), None)).unwrap();
+        assert!(!item.contains_key("template"));
+        let read: MessageItem = from_item("message", item).unwrap();
+        assert_eq!(read.into_domain().unwrap().template, None);
+
+        let mut item = to_item("message", &MessageItem::from_domain(&outbound(None), None)).unwrap();
+        item.insert("template".into(), AttributeValue::S("{not json".into()));
+        let read: MessageItem = from_item("message", item).unwrap();
+        assert!(read.into_domain().unwrap_err().reason.starts_with("template: "));
     }
 }

@@ -14,6 +14,7 @@ mod pacer;
 mod receipts;
 mod security;
 mod sla;
+mod templates;
 
 use std::time::Duration;
 

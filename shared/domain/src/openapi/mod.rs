@@ -11,6 +11,7 @@
 pub mod channels;
 pub mod directory;
 pub mod sessions;
+pub mod templates;
 
 use serde_json::{Map, Value, json};
 

@@ -16,6 +16,15 @@ use crate::openapi::{ApiError, Fields, parse_id_list};
 use crate::phone::CustomerAddress;
 use crate::session::{Actor, Assignment, Operation, Session, SessionStatus, TimelineEntry};
 use crate::time::Timestamp;
+use crate::whatsapp_template::{TemplateError, TemplateMessage};
+
+/// `msg_kind` values of `message/send` and message records.
+pub mod msg_kind {
+    /// A normal message (text).
+    pub const NORMAL: i64 = 0;
+    /// A WhatsApp template message (`whatsapp_msg_param`).
+    pub const WHATSAPP_TEMPLATE: i64 = 1;
+}
 
 /// `user_type` / `sender_type` values.
 pub mod user_type {
@@ -428,7 +437,9 @@ pub fn timeline_entry(t: &TimelineEntry, numbers: &BTreeMap<ExtensionId, String>
     v
 }
 
-/// One `Msg_Record` (`message/get`), with our `direction`, `state` and `send_error_prompt`.
+/// One `Msg_Record` (`message/get`), with our `direction`, `state` and `send_error_prompt`. A
+/// template message has `msg_kind` 1, its preview as `msg_body` and, as `whatsapp_msg_param`,
+/// the Cloud API `template` object that was sent (a JSON string).
 pub fn message_record(m: &Message) -> Value {
     let sender = match &m.sender {
         Sender::Customer { address } => {
@@ -473,7 +484,7 @@ pub fn message_record(m: &Message) -> Value {
         "msg_id": m.msg_id,
         "delivery_status": m.yeastar_status(),
         "sender": sender,
-        "msg_kind": 0,
+        "msg_kind": if m.template.is_some() { msg_kind::WHATSAPP_TEMPLATE } else { msg_kind::NORMAL },
         "msg_type": 0,
         "msg_body": m.text.clone().unwrap_or_default(),
         "msg_files": files,
@@ -484,7 +495,7 @@ pub fn message_record(m: &Message) -> Value {
         "send_error_msg": send_error_msg,
         "send_error_prompt": prompt,
         "tag": "",
-        "whatsapp_msg_param": "",
+        "whatsapp_msg_param": m.template.as_ref().map(Value::to_string).unwrap_or_default(),
         "direction": m.direction,
         "state": m.delivery.name(),
         "attempts": m.attempts,
@@ -516,10 +527,54 @@ pub struct SendQuery {
     pub operator: Operator,
     /// Where.
     pub target: SendTarget,
-    /// Text.
+    /// Text (`msg_kind` 0); empty for a template message, whose text is the template's.
     pub msg_body: String,
+    /// `msg_kind` 1: the WhatsApp template message of `whatsapp_msg_param`, parsed (checked
+    /// against the channel's synchronised templates when the message is accepted).
+    pub template: Option<TemplateMessage>,
     /// The caller's correlation id, echoed back.
     pub request_id: Option<String>,
+}
+
+/// A template message error as a `whatsapp_msg_param` parameter error (40002) carrying the
+/// error's own message.
+pub fn template_error(error: &TemplateError) -> ApiError {
+    ApiError::field(error.field(), template_validation_type(error), error.to_string())
+}
+
+fn template_validation_type(error: &TemplateError) -> &'static str {
+    match error {
+        TemplateError::NotSynchronised { .. } => "not_found",
+        TemplateError::MissingValue { .. }
+        | TemplateError::MissingParameterName { .. }
+        | TemplateError::MissingHeaderMedia { .. } => "required",
+        TemplateError::WrongParameterType { .. } => "type",
+        _ => "format",
+    }
+}
+
+/// Reads `whatsapp_msg_param`: Yeastar's JSON string (a JSON object is taken as well).
+fn parse_template_param(body: &Value, f: &mut Fields<'_>) -> Option<TemplateMessage> {
+    const FIELD: &str = "whatsapp_msg_param";
+    let text = match body.get(FIELD) {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(object @ Value::Object(_)) => object.to_string(),
+        None | Some(Value::Null) | Some(Value::String(_)) => {
+            f.error(FIELD, "required", "is required with msg_kind 1: the template message object as a JSON string");
+            return None;
+        }
+        Some(_) => {
+            f.error(FIELD, "type", "must be the template message object as a JSON string");
+            return None;
+        }
+    };
+    match TemplateMessage::parse(&text) {
+        Ok(message) => Some(message),
+        Err(e) => {
+            f.error(e.field(), template_validation_type(&e), e.to_string());
+            None
+        }
+    }
 }
 
 /// Yeastar's `to` "can start with `+`, and may contain digits, the symbols `().-*#` and
@@ -557,9 +612,14 @@ pub fn parse_send(body: &Value) -> Result<SendQuery, ApiError> {
             }
         }
     };
-    if f.opt_integer("msg_kind").is_some_and(|k| k != 0) {
-        f.error("msg_kind", "unsupported", "only 0 (normal message) is supported until WhatsApp templates exist");
-    }
+    let kind = match f.opt_integer("msg_kind") {
+        None | Some(msg_kind::NORMAL) => msg_kind::NORMAL,
+        Some(msg_kind::WHATSAPP_TEMPLATE) => msg_kind::WHATSAPP_TEMPLATE,
+        Some(_) => {
+            f.error("msg_kind", "enum", "must be 0 (normal message) or 1 (WhatsApp template message)");
+            -1
+        }
+    };
     if f.opt_integer("msg_type").is_some_and(|k| k != 0) {
         f.error("msg_type", "enum", "must be 0 (user message)");
     }
@@ -567,15 +627,28 @@ pub fn parse_send(body: &Value) -> Result<SendQuery, ApiError> {
         f.error("files", "unsupported", "sending files is not supported by this version yet");
     }
     let msg_body = f.opt_string("msg_body").unwrap_or_default();
-    if msg_body.trim().is_empty() {
-        f.error("msg_body", "required", "is required (text messages only in this version)");
-    }
+    let template = match kind {
+        msg_kind::NORMAL => {
+            if msg_body.trim().is_empty() {
+                f.error("msg_body", "required", "is required with msg_kind 0 (files are not supported yet)");
+            }
+            None
+        }
+        msg_kind::WHATSAPP_TEMPLATE => parse_template_param(body, &mut f),
+        _ => None,
+    };
     let request_id = f.opt_string("request_id");
     if request_id.as_ref().is_some_and(|r| r.chars().count() > 127) {
         f.error("request_id", "length", "must not exceed 127 characters");
     }
     f.finish().and_then(|()| match (operator, target) {
-        (Some(operator), Some(target)) => Ok(SendQuery { operator, target, msg_body, request_id }),
+        (Some(operator), Some(target)) => Ok(SendQuery {
+            operator,
+            target,
+            msg_body: if template.is_some() { String::new() } else { msg_body },
+            template,
+            request_id,
+        }),
         _ => Err(ApiError::field("sender_type", "required", "is required")),
     })
 }
@@ -603,6 +676,126 @@ mod tests {
         assert_eq!(fields, vec!["sender_no", "channel", "did_number", "to", "files", "msg_body"]);
         let err = parse_send(&json!({"sender_type": 4, "session_id": 1, "msg_body": "x"})).unwrap_err();
         assert_eq!(err.invalid_params[0].field, "sender_type");
+    }
+
+    const ORDER_UPDATE: &str = r#"{"id":579,"template_id":"1667192013751005","name":"order_update","language":{"code":"en_US"},"components":[{"type":"BODY","parameters":[{"type":"text","text":"Ann"},{"type":"text","text":"42"}]}]}"#;
+
+    #[test]
+    fn when_send_is_a_whatsapp_template_should_parse_it_without_msg_body() {
+        let q = parse_send(&json!({"sender_type": 9, "session_id": 3073, "msg_kind": 1,
+                                    "whatsapp_msg_param": ORDER_UPDATE}))
+        .unwrap();
+        let template = q.template.unwrap();
+        assert_eq!(
+            (template.id, template.name.as_str(), template.language.as_str()),
+            (Some(579), "order_update", "en_US")
+        );
+        assert_eq!(q.msg_body, "");
+        // as a JSON object too, and a msg_body given alongside is not the text sent
+        let q = parse_send(&json!({"sender_type": 9, "session_id": 3073, "msg_kind": "1", "msg_body": "ignored",
+                                    "whatsapp_msg_param": serde_json::from_str::<Value>(ORDER_UPDATE).unwrap()}))
+        .unwrap();
+        assert_eq!(q.template.unwrap().template_id.as_deref(), Some("1667192013751005"));
+        assert_eq!(q.msg_body, "");
+        // msg_kind 0 carries no template
+        let q = parse_send(&json!({"sender_type": 9, "session_id": 1, "msg_kind": 0, "msg_body": "Hi",
+                                    "whatsapp_msg_param": ORDER_UPDATE}))
+        .unwrap();
+        assert!(q.template.is_none());
+    }
+
+    #[test]
+    fn when_a_template_message_is_missing_or_malformed_should_name_whatsapp_msg_param() {
+        let fields = |body: Value| {
+            let err = parse_send(&body).unwrap_err();
+            assert_eq!(err.code, crate::openapi::ErrCode::Parameter);
+            err.invalid_params.into_iter().map(|e| (e.field, e.validation_type, e.message)).collect::<Vec<_>>()
+        };
+        let base = json!({"sender_type": 9, "session_id": 1, "msg_kind": 1});
+        let with = |param: Value| {
+            let mut body = base.clone();
+            body["whatsapp_msg_param"] = param;
+            body
+        };
+        let required = vec![(
+            "whatsapp_msg_param".to_owned(),
+            "required",
+            "is required with msg_kind 1: the template message object as a JSON string".to_owned(),
+        )];
+        assert_eq!(fields(base.clone()), required);
+        assert_eq!(fields(with(json!(" "))), required);
+        assert_eq!(fields(with(json!(5)))[0].1, "type");
+        let invalid = fields(with(json!("{\"name\": ")));
+        assert_eq!((invalid[0].0.as_str(), invalid[0].1), ("whatsapp_msg_param", "format"));
+        assert!(invalid[0].2.starts_with("whatsapp_msg_param is not valid JSON: "), "{invalid:?}");
+        assert_eq!(
+            fields(with(json!(r#"{"language":{"code":"en"}}"#))),
+            vec![(
+                "whatsapp_msg_param".to_owned(),
+                "format",
+                "whatsapp_msg_param is not a valid template message: `name` (the template name) is missing".to_owned()
+            )]
+        );
+        let unknown = fields(json!({"sender_type": 9, "session_id": 1, "msg_kind": 2, "msg_body": "x"}));
+        assert_eq!(
+            unknown,
+            vec![(
+                "msg_kind".to_owned(),
+                "enum",
+                "must be 0 (normal message) or 1 (WhatsApp template message)".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn template_errors_become_whatsapp_msg_param_parameter_errors() {
+        let err =
+            template_error(&TemplateError::NotSynchronised { name: "order_update".into(), language: "fr".into() });
+        assert_eq!(err.code.code(), 40002);
+        assert_eq!(err.invalid_params[0].field, "whatsapp_msg_param");
+        assert_eq!(err.invalid_params[0].validation_type, "not_found");
+        assert_eq!(
+            err.invalid_params[0].message,
+            "template order_update (fr) is not synchronised on this channel: pick one listed by \
+             message_channel/whatsapp_template, or refresh the channel's templates"
+        );
+        let missing = template_error(&TemplateError::MissingValue {
+            component: crate::whatsapp_template::VariableComponent::Body,
+            placeholder: "{{2}}".into(),
+        });
+        assert_eq!(missing.invalid_params[0].validation_type, "required");
+        assert_eq!(missing.submsg.as_deref(), Some("whatsapp_msg_param: variable {{2}} of the body has no value"));
+    }
+
+    #[test]
+    fn a_template_message_record_has_msg_kind_1_and_the_template_sent() {
+        use crate::ids::ChannelId;
+        use crate::message::{DeliveryState, Origin};
+        let template = json!({"name": "order_update", "language": {"code": "en_US"}});
+        let mut m = Message {
+            session_id: SessionId::new(1).unwrap(),
+            msg_id: MessageId::new(2).unwrap(),
+            channel_id: ChannelId::new(3).unwrap(),
+            direction: Direction::Outbound,
+            sender: Sender::Api,
+            origin: Origin::Api,
+            text: Some("Hello Ann, your order 42 ships today.".into()),
+            media: Vec::new(),
+            created_at: Timestamp::from_millis(1_000),
+            delivery: DeliveryState::Queued,
+            attempts: 0,
+            provider_message_id: None,
+            events_published: false,
+            receipt: None,
+            template: Some(template.clone()),
+        };
+        let record = message_record(&m);
+        assert_eq!(record["msg_kind"], 1);
+        assert_eq!(record["msg_body"], "Hello Ann, your order 42 ships today.");
+        assert_eq!(serde_json::from_str::<Value>(record["whatsapp_msg_param"].as_str().unwrap()).unwrap(), template);
+        m.template = None;
+        let record = message_record(&m);
+        assert_eq!((record["msg_kind"].clone(), record["whatsapp_msg_param"].clone()), (json!(0), json!("")));
     }
 
     #[test]

@@ -136,6 +136,7 @@ mod tests {
                 media_urls: vec![],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -157,6 +158,7 @@ mod tests {
                 media_urls: vec!["https://pbx.example.com/f.png"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/API_KEY/sms/send?api_secret=API_SECRET");
@@ -179,6 +181,7 @@ mod tests {
                 media_urls: vec!["https://a.example/1.png", "https://a.example/2.png"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.url, "https://api.apidaze.io/k%20y/sms/send?api_secret=s%26t");

@@ -149,6 +149,7 @@ mod tests {
                 media_urls: vec![],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -177,6 +178,7 @@ mod tests {
                 media_urls: vec!["https://pbx.example.com/a.png"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/api/v2/users/99%2000%2F0/messages");

@@ -246,6 +246,7 @@ pub(crate) mod tests {
             media_urls: media,
             human_agent_tag: false,
             status_callback: None,
+            template: None,
         }
     }
 

@@ -176,6 +176,7 @@ mod tests {
                 media_urls: vec![],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -199,6 +200,7 @@ mod tests {
                 media_urls: vec!["https://pbx.example.com/api/chat/70dee7e2f95041ca890f222ace06c2dc"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         let v: Value = serde_json::from_slice(&req.body.unwrap().1).unwrap();

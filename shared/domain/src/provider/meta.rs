@@ -4,7 +4,9 @@
 //! - **WhatsApp:** `POST {graph}/{phone_number_id}/messages`, `Authorization: Bearer {access
 //!   token}`, JSON `{"messaging_product":"whatsapp","recipient_type":"individual","to":"<digits>",
 //!   "type":"text","text":{"body","preview_url":false}}`; with media, `"type":"image"|"document"`
-//!   and `{"link","caption"}`. Success: `messages[0].id` (`wamid.…`).
+//!   and `{"link","caption"}`; a template message, `"type":"template","template":{"name",
+//!   "language":{"code"},"components"}` (the filled template, see `crate::whatsapp_template`).
+//!   Success: `messages[0].id` (`wamid.…`).
 //! - **Messenger:** `POST {graph}/{page_id}/messages` with the Page access token,
 //!   `{"recipient":{"id":PSID},"messaging_type":"RESPONSE","message":{"text"}}`; 24 h to 7 days
 //!   after the customer's last message `"messaging_type":"MESSAGE_TAG","tag":"HUMAN_AGENT"`.
@@ -83,7 +85,10 @@ fn looks_like_image(url: &str, extensions: &[&str]) -> bool {
 
 /// The WhatsApp send call (`POST {graph}/{phone_number_id}/messages`).
 ///
-/// One message per request is the Cloud API's norm: with media, only the first URL is sent (as
+/// A template message (`content.template`) is sent as `"type":"template"` with that object;
+/// its text (the preview kept in the history) and any media are not sent.
+///
+/// Otherwise one message per request is the Cloud API's norm: with media, only the first URL is sent (as
 /// an image when its extension says JPEG/PNG, else as a document), with the text as its caption.
 /// Further media URLs are NOT sent by this call; the caller must send them as separate messages.
 pub fn whatsapp_send_request(
@@ -96,8 +101,12 @@ pub fn whatsapp_send_request(
     body.insert("messaging_product".into(), json!("whatsapp"));
     body.insert("recipient_type".into(), json!("individual"));
     body.insert("to".into(), json!(to));
-    match content.media_urls.first() {
-        Some(link) => {
+    match (content.template, content.media_urls.first()) {
+        (Some(template), _) => {
+            body.insert("type".into(), json!("template"));
+            body.insert("template".into(), template.clone());
+        }
+        (None, Some(link)) => {
             let kind = if looks_like_image(link, &[".jpg", ".jpeg", ".png"]) { "image" } else { "document" };
             let mut media = Map::new();
             media.insert("link".into(), json!(link));
@@ -107,7 +116,7 @@ pub fn whatsapp_send_request(
             body.insert("type".into(), json!(kind));
             body.insert(kind.into(), Value::Object(media));
         }
-        None => {
+        (None, None) => {
             body.insert("type".into(), json!("text"));
             body.insert("text".into(), json!({"body": content.text.unwrap_or_default(), "preview_url": false}));
         }
@@ -313,7 +322,15 @@ mod tests {
     }
 
     fn content<'a>(from: &'a str, to: &'a str, text: Option<&'a str>, media: Vec<&'a str>) -> OutboundContent<'a> {
-        OutboundContent { from, to, text, media_urls: media, human_agent_tag: false, status_callback: None }
+        OutboundContent {
+            from,
+            to,
+            text,
+            media_urls: media,
+            human_agent_tag: false,
+            status_callback: None,
+            template: None,
+        }
     }
 
     fn body_of(req: &ProviderRequest) -> Value {
@@ -389,6 +406,34 @@ mod tests {
             json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
                    "type": "document", "document": {"link": "https://pbx.example.com/api/chat/70dee7e2f95041ca890f222ace06c2dc"}})
         );
+    }
+
+    #[test]
+    fn when_building_a_whatsapp_template_should_send_the_template_object_instead_of_the_text() {
+        let template = json!({"name": "order_update", "language": {"code": "en_US"}, "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": "Ann"}, {"type": "text", "text": "42"}]}]});
+        let content = OutboundContent {
+            template: Some(&template),
+            ..content(
+                "+15550783881",
+                "+16505551234",
+                Some("Hello Ann, your order 42 ships today."),
+                vec!["https://pbx.example.com/f/a.png"],
+            )
+        };
+        let req = whatsapp_send_request(&whatsapp(), &ProviderEndpoints::default(), &content);
+        assert_eq!(req.url, "https://graph.facebook.com/v21.0/106540352242922/messages");
+        assert_eq!(req.auth, RequestAuth::Bearer(Secret::new("EAAJB-system-user")));
+        assert_eq!(
+            body_of(&req),
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
+                   "type": "template",
+                   "template": {"name": "order_update", "language": {"code": "en_US"}, "components": [
+                       {"type": "body", "parameters": [{"type": "text", "text": "Ann"}, {"type": "text", "text": "42"}]}]}})
+        );
+        // Messenger has no templates here: the text goes out as usual.
+        let req = messenger_send_request(&facebook(), &ProviderEndpoints::default(), &content);
+        assert_eq!(body_of(&req)["message"]["attachment"]["type"], "image");
     }
 
     #[test]

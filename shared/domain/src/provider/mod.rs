@@ -121,6 +121,9 @@ pub struct OutboundContent<'a> {
     /// `webhook_url`, Flowroute `dlr_callback`. Others report to the URL configured on their
     /// side (docs/providers.md).
     pub status_callback: Option<&'a str>,
+    /// WhatsApp only: the Cloud API `template` object of a template message (sent as
+    /// `"type":"template"` instead of the text). Other providers ignore it.
+    pub template: Option<&'a serde_json::Value>,
 }
 
 /// Base URLs of the providers' REST APIs. The defaults are the real ones; a deployment (or a

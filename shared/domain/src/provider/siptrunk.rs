@@ -102,6 +102,7 @@ mod tests {
                 media_urls: vec![],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -127,6 +128,7 @@ mod tests {
                 media_urls: vec!["https://pbx.example.com/f.png"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/");

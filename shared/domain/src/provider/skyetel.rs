@@ -135,6 +135,7 @@ mod tests {
                 media_urls: vec![],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -157,6 +158,7 @@ mod tests {
                 media_urls: vec!["https://media.example.com/a.gif"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/v1/out?from=15558004321");

@@ -181,6 +181,7 @@ mod tests {
                 media_urls: vec!["https://pbx.example.com/a.png?x=1&y=2", "https://pbx.example.com/b.pdf"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -209,6 +210,7 @@ mod tests {
                 media_urls: vec![],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.url, format!("http://127.0.0.1:9000/2010-04-01/Accounts/{SID}/Messages.json"));

@@ -152,6 +152,7 @@ mod tests {
                 media_urls: vec![],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.method, HttpMethod::Post);
@@ -177,6 +178,7 @@ mod tests {
                 media_urls: vec!["https://a.example/1.jpg", "https://a.example/2.jpg"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         assert_eq!(req.url, "http://127.0.0.1:9/api/v1.1/json/queue_sms");
@@ -194,6 +196,7 @@ mod tests {
                 media_urls: vec!["https://a.example/1.jpg"],
                 human_agent_tag: false,
                 status_callback: None,
+                template: None,
             },
         );
         let body = String::from_utf8(single.body.unwrap().1).unwrap();

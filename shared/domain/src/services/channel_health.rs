@@ -112,6 +112,34 @@ where
     Ok(report)
 }
 
+/// Checks one channel now (right after it is created or its credentials change), recording the
+/// result as a scheduled run would and announcing a change. Returns the status found (`None`:
+/// the provider has no check, or a later check was recorded first).
+pub async fn check_now<C, L, H, E, R, K>(
+    ports: &HealthPorts<'_, C, L, H, E, R, K>,
+    channel: &Channel,
+) -> Result<Option<ChannelHealth>, StoreError>
+where
+    L: ChannelHealthLedger,
+    H: ProviderHttp,
+    E: EventPublisher,
+    R: Random,
+    K: Clock,
+{
+    match check_one(ports, channel).await? {
+        Checked::Recorded { previous, current, at } => {
+            if health::health_change(previous, current) {
+                let event = DomainEvent::ChannelHealthChanged { channel_id: channel.id, previous, current, at };
+                if let Err(error) = ports.events.publish(&[event]).await {
+                    warn!(channel_id = %channel.id, error = %error, "could not publish the channel status change");
+                }
+            }
+            Ok(Some(current))
+        }
+        Checked::NotCheckable | Checked::Skipped => Ok(None),
+    }
+}
+
 async fn check_one<C, L, H, E, R, K>(
     ports: &HealthPorts<'_, C, L, H, E, R, K>,
     channel: &Channel,

@@ -15,6 +15,7 @@ pub mod routing;
 pub mod sending;
 pub mod sessions;
 pub mod sla;
+pub mod templates;
 pub mod tokens;
 
 /// Allocates the next message id.

@@ -180,6 +180,7 @@ where
                 provider_message_id: Some(inbound.provider_message_id.as_str().to_owned()),
                 events_published: true,
                 receipt: None,
+                template: None,
             },
             stats: StatsDelta {
                 channel_id: record.key.channel_id,

@@ -2,7 +2,11 @@
 //! through the provider at the channel's pace (sender).
 //!
 //! Accepting stores the message as `queued` (with its outbox due time) in the same atomic write
-//! that checks, or changes, the session's assignment, then puts a job on the outbound queue.
+//! that checks, or changes, the session's assignment, then puts a job on the outbound queue. A
+//! WhatsApp template message (`msg_kind` 1) is checked against the channel's synchronised
+//! templates first; it may go out after the 24-hour customer-service window and may start a
+//! WhatsApp session, and it is stored with its preview as the text and the Cloud API `template`
+//! object the sender sends.
 //! Delivering reserves a send slot (see [`crate::pacing`]), waits for it (in SQS when far, in
 //! process for the last moment), claims the message with a lease, calls the provider once, and
 //! records the result with the statistic in one write. A redelivered job finds the message final
@@ -10,11 +14,12 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::channel::{Channel, ChannelType, Member};
 use crate::events::{DomainEvent, LifecycleEvent};
-use crate::ids::{MessageId, SessionId};
+use crate::ids::{ChannelId, MessageId, SessionId};
 use crate::message::{
     DeliveryState, Direction, FailureReason, MAX_SMS_TEXT_CHARS, Message, Origin, OutboundJob, SendErrorCode, Sender,
     prompts,
@@ -24,7 +29,7 @@ use crate::phone::CustomerAddress;
 use crate::ports::{
     AssignmentChange, ChannelReader, Clock, DeliveryResult, EventPublisher, OutboundCommit, OutboundCommitOutcome,
     OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory, ReceiptLedger, SendClaim, Sequences,
-    SessionStore, StoreError,
+    SessionStore, StoreError, StoredTemplate, TemplateStore,
 };
 use crate::provider::{self, OutboundContent, ProviderEndpoints, SendOutcome};
 use crate::services::receipts;
@@ -35,6 +40,7 @@ use crate::session::{
 use crate::stats::{Counter, StatsDelta};
 use crate::time::Timestamp;
 use crate::webhook;
+use crate::whatsapp_template::{TemplateError, TemplateMessage, WhatsAppTemplate};
 
 /// How long after acceptance the outbox hands a message on if its queue message was lost.
 pub const OUTBOX_GRACE: Duration = Duration::from_secs(120);
@@ -47,7 +53,7 @@ pub const SEND_LEASE: Duration = Duration::from_secs(120);
 const MAX_ACCEPT_ATTEMPTS: usize = 4;
 
 /// The ports accepting an agent message uses.
-pub struct AcceptPorts<'a, S, C, Q, N, O, E, K> {
+pub struct AcceptPorts<'a, S, C, Q, N, O, E, K, T> {
     /// Sessions.
     pub sessions: &'a S,
     /// Channels (starting a session).
@@ -62,6 +68,8 @@ pub struct AcceptPorts<'a, S, C, Q, N, O, E, K> {
     pub events: &'a E,
     /// Time.
     pub clock: &'a K,
+    /// The channels' synchronised WhatsApp templates (template messages).
+    pub templates: &'a T,
 }
 
 /// Where an agent's message goes.
@@ -89,8 +97,10 @@ pub struct AgentMessage {
     pub actor: Actor,
     /// How the sender appears on the message.
     pub sender: Sender,
-    /// The text.
+    /// The text of a normal message; ignored when `template` is given.
     pub text: String,
+    /// A WhatsApp template message (`msg_kind` 1): sent instead of `text`, on WhatsApp only.
+    pub template: Option<TemplateMessage>,
 }
 
 /// The accepted message.
@@ -113,9 +123,14 @@ pub enum StartRefusal {
     /// The number belongs to a channel of another type than the one named.
     #[error("the number does not belong to a channel of this type")]
     ChannelMismatch,
-    /// Only SMS channels let agents start sessions (seed 000 L3003).
-    #[error("sessions can only be started on SMS channels")]
+    /// Sessions are started on SMS channels, and on WhatsApp with a template; never on
+    /// Messenger (seed 000 L3003).
+    #[error("sessions can only be started on SMS channels, or on WhatsApp channels with a template")]
     SmsOnly,
+    /// A WhatsApp session is started with a template message only (`msg_kind` 1): the customer
+    /// has not written, so no customer-service window is open.
+    #[error("a WhatsApp session can only be started with a template (msg_kind 1 with whatsapp_msg_param)")]
+    TemplateRequired,
     /// The extension is not among the number's members allowed to start sessions.
     #[error("this extension is not allowed to start sessions from this number")]
     NotAllowedOnNumber,
@@ -131,6 +146,7 @@ impl StartRefusal {
             StartRefusal::UnknownNumber => "unknown_number",
             StartRefusal::ChannelMismatch => "channel_mismatch",
             StartRefusal::SmsOnly => "sms_only",
+            StartRefusal::TemplateRequired => "template_required",
             StartRefusal::NotAllowedOnNumber => "not_allowed_on_number",
             StartRefusal::SessionExists => "session_exists",
         }
@@ -149,6 +165,17 @@ pub enum AcceptError {
     /// The text is empty or too long.
     #[error("{0}")]
     InvalidText(&'static str),
+    /// A template message on a channel that is not WhatsApp.
+    #[error(
+        "msg_kind 1 (WhatsApp template message) can only be sent on WhatsApp channels; this is {} channel: send \
+         msg_kind 0 with msg_body",
+        channel_with_article(*.0)
+    )]
+    TemplateNotSupported(ChannelType),
+    /// The template message names no template synchronised on the channel, or does not fill
+    /// it (the message says what to change; the field is `whatsapp_msg_param`).
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     /// The session kept changing while the message was being accepted; nothing was stored.
     #[error("the session kept changing while the message was being sent; nothing was sent")]
     SessionChanged,
@@ -157,9 +184,63 @@ pub enum AcceptError {
     Store(#[from] StoreError),
 }
 
-/// Accepts an agent's text message for sending: in a session it may send in, or starting one.
-pub async fn accept_agent_message<S, C, Q, N, O, E, K>(
-    ports: &AcceptPorts<'_, S, C, Q, N, O, E, K>,
+fn channel_with_article(channel_type: ChannelType) -> &'static str {
+    match channel_type {
+        ChannelType::Sms => "an sms",
+        ChannelType::WhatsApp => "a whatsapp",
+        ChannelType::Facebook => "a facebook",
+    }
+}
+
+/// What an accepted message carries: the stored text and, for a template message, the Cloud
+/// API `template` object.
+#[derive(Debug, Clone)]
+struct Content {
+    text: String,
+    template: Option<Value>,
+}
+
+/// The synchronised template a template message names among `stored` (one channel's): by our
+/// `id` when given (it must be one of the channel's), else by Graph's `template_id`, else by
+/// name and language.
+fn find_template(
+    message: &TemplateMessage,
+    channel: ChannelId,
+    stored: &[StoredTemplate],
+) -> Result<WhatsAppTemplate, TemplateError> {
+    let mut own = stored.iter().filter(|t| t.channel_id == channel);
+    match message.id {
+        Some(id) => own.find(|t| i64::try_from(t.id) == Ok(id)).map(|t| t.template.clone()).ok_or_else(|| {
+            TemplateError::NotSynchronised { name: message.name.clone(), language: message.language.clone() }
+        }),
+        None => {
+            let templates: Vec<WhatsAppTemplate> = own.map(|t| t.template.clone()).collect();
+            message.find_in(&templates).cloned()
+        }
+    }
+}
+
+/// Checks a template message against the synchronised templates of `channel` (of
+/// `channel_type`) and fills it.
+async fn template_content<T: TemplateStore>(
+    templates: &T,
+    channel_type: ChannelType,
+    channel: ChannelId,
+    message: &TemplateMessage,
+) -> Result<Content, AcceptError> {
+    if channel_type != ChannelType::WhatsApp {
+        return Err(AcceptError::TemplateNotSupported(channel_type));
+    }
+    let stored = templates.templates(channel).await?;
+    let filled = message.check_against(&find_template(message, channel, &stored)?)?;
+    Ok(Content { text: filled.preview_text(), template: Some(filled.cloud_api_template()) })
+}
+
+/// Accepts an agent's message for sending: in a session it may send in, or starting one. A
+/// text message is refused on WhatsApp outside the customer-service window; a template
+/// message is not (module docs).
+pub async fn accept_agent_message<S, C, Q, N, O, E, K, T>(
+    ports: &AcceptPorts<'_, S, C, Q, N, O, E, K, T>,
     request: AgentMessage,
 ) -> Result<AcceptedMessage, AcceptError>
 where
@@ -170,13 +251,21 @@ where
     O: OutboundQueue,
     E: EventPublisher,
     K: Clock,
+    T: TemplateStore,
 {
-    if request.text.trim().is_empty() {
-        return Err(AcceptError::InvalidText("msg_body must not be empty"));
-    }
-    if request.text.chars().count() > MAX_SMS_TEXT_CHARS {
-        return Err(AcceptError::InvalidText("msg_body must not exceed 1600 characters"));
-    }
+    // A text message's content is settled now; a template message's once its channel is known.
+    let mut settled = match &request.template {
+        Some(_) => None,
+        None => {
+            if request.text.trim().is_empty() {
+                return Err(AcceptError::InvalidText("msg_body must not be empty"));
+            }
+            if request.text.chars().count() > MAX_SMS_TEXT_CHARS {
+                return Err(AcceptError::InvalidText("msg_body must not exceed 1600 characters"));
+            }
+            Some(Content { text: request.text.clone(), template: None })
+        }
+    };
     let start = match &request.target {
         MessageTarget::Session(_) => None,
         MessageTarget::Start { channel, business_number, customer } => {
@@ -184,14 +273,20 @@ where
             if found.provider().slug() != channel.as_str() {
                 return Err(StartRefusal::ChannelMismatch.into());
             }
-            if found.channel_type() != ChannelType::Sms {
-                return Err(StartRefusal::SmsOnly.into());
+            match (found.channel_type(), &request.template) {
+                (ChannelType::Sms, None) | (ChannelType::WhatsApp, Some(_)) => {}
+                (ChannelType::WhatsApp, None) => return Err(StartRefusal::TemplateRequired.into()),
+                (other, Some(_)) => return Err(AcceptError::TemplateNotSupported(other)),
+                (ChannelType::Facebook, None) => return Err(StartRefusal::SmsOnly.into()),
             }
             let rule = found.rule_for(business_number).ok_or(StartRefusal::UnknownNumber)?;
             if let Actor::Extension(e) = request.actor
                 && !rule.members.contains(&Member::Extension(e))
             {
                 return Err(StartRefusal::NotAllowedOnNumber.into());
+            }
+            if let Some(template) = &request.template {
+                settled = Some(template_content(ports.templates, found.channel_type(), found.id, template).await?);
             }
             let key =
                 SessionKey { channel_id: found.id, business_number: rule.number.clone(), customer: customer.clone() };
@@ -211,7 +306,7 @@ where
             },
             (MessageTarget::Start { .. }, None) => None,
         };
-        let (session_id, channel_id, assignment, after) = match &existing {
+        let (session_id, channel_id, assignment, after, content) = match &existing {
             Some(session) => {
                 let queue = match session.relevant_queue() {
                     Some(q) => ports.queues.queue(q).await?,
@@ -222,7 +317,20 @@ where
                     Err(_) if start.is_some() => return Err(StartRefusal::SessionExists.into()),
                     Err(refusal) => return Err(refusal.into()),
                 };
-                reply_window(session.channel_type, session.last_customer_message_at, now)?;
+                // Checked once: the session's channel does not change between attempts.
+                let known = match (settled.take(), &request.template) {
+                    (Some(known), _) => known,
+                    (None, Some(template)) => {
+                        template_content(ports.templates, session.channel_type, session.key.channel_id, template)
+                            .await?
+                    }
+                    (None, None) => return Err(AcceptError::InvalidText("msg_body must not be empty")),
+                };
+                settled = Some(known.clone());
+                // A template may go out whenever; free text only inside the channel's window.
+                if known.template.is_none() {
+                    reply_window(session.channel_type, session.last_customer_message_at, now)?;
+                }
                 let change = match effect {
                     ReplyEffect::Unchanged => AssignmentChange::Keep { expected: session.assignment },
                     ReplyEffect::TakesOwnership { queue, agent } => {
@@ -247,12 +355,14 @@ where
                     AssignmentChange::TakeFromQueue { agent, .. } => Assignment::Extension(*agent),
                     _ => session.assignment,
                 };
-                (session.id, session.key.channel_id, change, after)
+                (session.id, session.key.channel_id, change, after, known)
             }
             None => {
                 let Some((key, provider)) = &start else { return Err(Refusal::NotVisible.into()) };
+                // A start's content was settled with its channel, before the loop.
+                let Some(known) = settled.clone() else { return Err(Refusal::NotVisible.into()) };
                 let id = super::reserved_session_id(ports.sequences, &mut new_session_id).await?;
-                let first = LastMessage::new(msg_id, Some(&request.text), false, now);
+                let first = LastMessage::new(msg_id, Some(&known.text), false, now);
                 let session =
                     Session::start_by(id, key.clone(), *provider, request.actor, first).ok_or(Refusal::NotVisible)?;
                 let entry = TimelineEntry {
@@ -269,7 +379,7 @@ where
                     at: now,
                 };
                 let after = session.assignment;
-                (id, key.channel_id, AssignmentChange::Start { session: Box::new(session), entry, event }, after)
+                (id, key.channel_id, AssignmentChange::Start { session: Box::new(session), entry, event }, after, known)
             }
         };
         let origin = if request.actor == Actor::Api { Origin::Api } else { Origin::Agent };
@@ -280,7 +390,7 @@ where
             direction: Direction::Outbound,
             sender: request.sender.clone(),
             origin,
-            text: Some(request.text.clone()),
+            text: Some(content.text.clone()),
             media: Vec::new(),
             created_at: now,
             delivery: DeliveryState::Queued,
@@ -288,13 +398,14 @@ where
             provider_message_id: None,
             events_published: false,
             receipt: None,
+            template: content.template,
         };
         let accepted = LifecycleEvent::MessageAccepted {
             session_id,
             msg_id,
             channel_id,
             by: request.actor,
-            text: Some(request.text.clone()),
+            text: Some(content.text),
             assignment: after,
             at: now,
         };
@@ -533,6 +644,7 @@ where
         human_agent_tag: reply_window(session.channel_type, session.last_customer_message_at, ports.clock.now())
             == Ok(ReplyWindow::HumanAgentTag),
         status_callback: status_callback.as_deref(),
+        template: claimed.template.as_ref(),
     };
     let response =
         ports.provider.execute(&provider::send_request(&channel.credentials, ports.endpoints, &content)).await;

@@ -1,0 +1,21 @@
+//! Wiring only: tracing, configuration, SDK clients, dependencies, run.
+
+use adapters::dynamodb::DynamoStore;
+use adapters::http::ReqwestProvider;
+use adapters::system::SystemClock;
+use lambda_runtime::{Error, service_fn};
+use template_sync::{config::Config, handler};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_support::telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = lambda_support::aws::sdk_config().await;
+    let deps = handler::Deps {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        provider: ReqwestProvider::new()?,
+        clock: SystemClock,
+        endpoints: config.endpoints,
+    };
+    lambda_runtime::run(service_fn(|event| handler::handle(&deps, event))).await
+}
