@@ -1,17 +1,19 @@
 //! Routes `/openapi/v1.0/<resource>/<action>` to the administrator's use cases.
 
 use domain::channel::{Channel, ChannelStatus, UrlPolicy};
+use domain::directory::MessageQueue;
 use domain::ids::{ChannelId, ExtensionId, QueueId};
 use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success, templates};
 use domain::ports::{
     ChannelHealthLedger, ChannelReader, ChannelWriter, Clock, EventPublisher, ExtensionDirectory, IdempotencyStore,
-    InactiveSessions, ProviderHttp, QueueDirectory, Random, Sequences, SlaLedger, StatsReader, TemplateStore,
-    TokenStore,
+    InactiveSessions, ProviderHttp, QueueDirectory, Random, Sequences, SessionStore, SlaLedger, StatsReader,
+    TemplateStore, TokenStore,
 };
 use domain::provider::ProviderEndpoints;
 use domain::secret::Secret;
 use domain::services::admin::{
-    AdminError, AdminPorts, create_channel, create_extension, create_queue, delete_channel, update_channel,
+    AdminError, AdminPorts, create_channel, create_extension, create_queue, delete_channel, delete_queue,
+    update_channel, update_queue,
 };
 use domain::services::channel_health::{HealthPorts, check_now};
 use domain::services::templates::{SyncError, TemplateSyncPorts, sync_channel};
@@ -58,6 +60,7 @@ pub trait AdminStore:
     + SlaLedger
     + TemplateStore
     + ChannelHealthLedger
+    + SessionStore
 {
 }
 impl<T> AdminStore for T where
@@ -73,6 +76,7 @@ impl<T> AdminStore for T where
         + SlaLedger
         + TemplateStore
         + ChannelHealthLedger
+        + SessionStore
 {
 }
 
@@ -117,6 +121,11 @@ async fn route<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPubl
             ("message_queue", "get") => queue_get(deps, req).await,
             ("message_queue", "list") => queue_list(deps, req).await,
             ("message_queue", "sla") => queue_sla(deps, req).await,
+            ("message_queue", "search") => queue_search(deps, req).await,
+            ("message_queue", "query") => queue_query(deps, req).await,
+            ("message_queue", "update") => queue_update(deps, req).await,
+            // The docs' request URL spells it `message_queues/delete`; their example does not.
+            ("message_queue" | "message_queues", "delete") => queue_delete(deps, req).await,
             (resource, action) => Err(ApiError::new(
                 ErrCode::InterfaceNotExisted,
                 format!("{resource}/{action} is not an endpoint of this version"),
@@ -516,28 +525,105 @@ async fn queue_create<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: Ev
     Ok(success(json!({"id": id})))
 }
 
-async fn queue_get<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
-    deps: &Deps<S, R, K, H, E>,
-    req: &ApiRequest,
-) -> Result<Value, Failure> {
-    req.require_method("GET")?;
-    let id = id_param(req, "id", QueueId::new)?;
-    let queue = deps
-        .store
+async fn existing_queue<S: AdminStore>(store: &S, id: QueueId) -> Result<MessageQueue, Failure> {
+    Ok(store
         .queue(id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message queue {id} does not exist")))?;
+        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message queue {id} does not exist")))?)
+}
+
+/// A queue's `message_queue/get` shape, with its members' and managers' extensions looked up.
+async fn queue_detail<S: AdminStore>(store: &S, queue: &MessageQueue) -> Result<Value, Failure> {
     let mut people = Vec::new();
     let managers = queue.managers.iter().filter_map(|m| match m {
         domain::directory::QueueManager::Extension(e) => Some(e),
         domain::directory::QueueManager::Email(_) => None,
     });
     for ext in queue.members.iter().chain(managers) {
-        if let Some(e) = deps.store.extension(*ext).await? {
+        if let Some(e) = store.extension(*ext).await? {
             people.push(e);
         }
     }
-    Ok(success(json!({"data": directory::queue_json(&queue, &people)})))
+    Ok(directory::queue_json(queue, &people))
+}
+
+async fn queue_get<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id", QueueId::new)?;
+    let queue = existing_queue(&deps.store, id).await?;
+    Ok(success(json!({"data": queue_detail(&deps.store, &queue).await?})))
+}
+
+async fn queue_query<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let ids = f.string("ids");
+    f.finish()?;
+    let ids = ids
+        .as_deref()
+        .and_then(parse_id_list)
+        .ok_or_else(|| ApiError::field("ids", "format", "must be comma-separated positive integers"))?;
+    let mut list = Vec::new();
+    for id in ids {
+        let Ok(id) = QueueId::new(id) else { continue };
+        if let Some(queue) = deps.store.queue(id).await? {
+            list.push(queue_detail(&deps.store, &queue).await?);
+        }
+    }
+    Ok(success(json!({"list": list})))
+}
+
+async fn queue_search<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let (page, size) = paging(req, true)?;
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let needle = f.opt_string("search_value").map(|v| v.trim().to_lowercase()).unwrap_or_default();
+    f.finish()?;
+    let found: Vec<MessageQueue> =
+        deps.store.queues().await?.into_iter().filter(|q| q.name.to_lowercase().contains(&needle)).collect();
+    let total = found.len();
+    let list: Vec<Value> = page_of(found, page, size).iter().map(|q| json!({"id": q.id, "name": q.name})).collect();
+    Ok(success(json!({"total_number": total, "list": list})))
+}
+
+async fn queue_update<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let body = req.json_body()?;
+    let id = match body.get("id").and_then(Value::as_u64).map(QueueId::new) {
+        Some(Ok(id)) => id,
+        _ => return Err(ApiError::field("id", "required", "the queue id (a positive integer) is required").into()),
+    };
+    let before = existing_queue(&deps.store, id).await?;
+    let draft = directory::parse_queue_update(&body, &before)?;
+    update_queue(&admin_ports(deps), &before, draft).await.map_err(admin_failure)?;
+    tracing::info!(queue_id = %id, "message queue updated");
+    Ok(success(json!({})))
+}
+
+async fn queue_delete<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id", QueueId::new)?;
+    let queue = existing_queue(&deps.store, id).await?;
+    delete_queue(&admin_ports(deps), &deps.store, &deps.store, &queue).await.map_err(admin_failure)?;
+    tracing::info!(queue_id = %id, "message queue deleted");
+    Ok(success(json!({})))
 }
 
 /// Evaluations `message_queue/sla` returns by default and at most.

@@ -345,6 +345,34 @@ impl QueueDirectory for InMemoryStore {
     async fn queues_of_agent(&self, ext: ExtensionId) -> Result<Vec<QueueId>, StoreError> {
         Ok(lock(&self.state).memberships.get(&ext).map(|q| q.iter().copied().collect()).unwrap_or_default())
     }
+
+    async fn replace_queue(&self, before: &MessageQueue, after: &MessageQueue) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        if !s.queues.contains_key(&after.id) {
+            return Err(StoreError::permanent("replace queue", "the queue does not exist"));
+        }
+        for m in &before.members {
+            if let Some(set) = s.memberships.get_mut(m) {
+                set.remove(&before.id);
+            }
+        }
+        for m in &after.members {
+            s.memberships.entry(*m).or_default().insert(after.id);
+        }
+        s.queues.insert(after.id, after.clone());
+        Ok(())
+    }
+
+    async fn delete_queue(&self, queue: &MessageQueue) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        for m in &queue.members {
+            if let Some(set) = s.memberships.get_mut(m) {
+                set.remove(&queue.id);
+            }
+        }
+        s.queues.remove(&queue.id);
+        Ok(())
+    }
 }
 
 impl Inbox for InMemoryStore {

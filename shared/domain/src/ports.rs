@@ -166,6 +166,11 @@ pub trait QueueDirectory {
     async fn queues(&self) -> Result<Vec<MessageQueue>, StoreError>;
     /// The queues an extension is an agent of.
     async fn queues_of_agent(&self, ext: ExtensionId) -> Result<Vec<QueueId>, StoreError>;
+    /// Replaces a queue (same id) and moves its membership index from `before`'s agents to
+    /// `after`'s.
+    async fn replace_queue(&self, before: &MessageQueue, after: &MessageQueue) -> Result<(), StoreError>;
+    /// Deletes a queue and its membership index.
+    async fn delete_queue(&self, queue: &MessageQueue) -> Result<(), StoreError>;
 }
 
 /// Result of storing an inbound delivery.

@@ -358,6 +358,25 @@ impl ExtensionDirectory for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    async fn delete_memberships<'a>(
+        &self,
+        queue: QueueId,
+        members: impl Iterator<Item = &'a ExtensionId>,
+    ) -> Result<(), StoreError> {
+        for member in members {
+            self.client
+                .delete_item()
+                .table_name(&self.tables.directory)
+                .set_key(Some(super::key_map(keys::agent_membership(*member, queue))))
+                .send()
+                .await
+                .map_err(|e| store_error("delete queue membership", e))?;
+        }
+        Ok(())
+    }
+}
+
 impl QueueDirectory for DynamoStore {
     /// Membership items are written first: a membership whose queue is missing (a crash in
     /// between) is ignored by [`QueueDirectory::queues_of_agent`]'s callers, which read the queue.
@@ -404,6 +423,44 @@ impl QueueDirectory for DynamoStore {
                 stored.into_domain().map_err(|e| corrupt("list queues", e))
             })
             .collect()
+    }
+
+    /// New memberships first, then the queue, then the memberships of agents no longer in it: a
+    /// crash in between leaves at most a stale membership, which grants nothing (every queue
+    /// permission is checked against the queue's own member list).
+    async fn replace_queue(&self, before: &MessageQueue, after: &MessageQueue) -> Result<(), StoreError> {
+        let table = &self.tables.directory;
+        for member in after.members.iter().filter(|m| !before.members.contains(m)) {
+            let (pk, sk) = keys::agent_membership(*member, after.id);
+            let item = encode("membership", &MembershipItem { pk, sk, queue_id: after.id.get() })?;
+            self.client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| store_error("write queue membership", e))?;
+        }
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(encode("queue", &QueueItem::from_domain(after))?))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| store_error("replace queue", e))?;
+        self.delete_memberships(after.id, before.members.iter().filter(|m| !after.members.contains(m))).await
+    }
+
+    async fn delete_queue(&self, queue: &MessageQueue) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(super::key_map(keys::queue(queue.id))))
+            .send()
+            .await
+            .map_err(|e| store_error("delete queue", e))?;
+        self.delete_memberships(queue.id, queue.members.iter()).await
     }
 
     async fn queues_of_agent(&self, ext: ExtensionId) -> Result<Vec<QueueId>, StoreError> {

@@ -215,6 +215,37 @@ pub fn parse_queue_create(body: &Value) -> Result<QueueDraft, ApiError> {
     })
 }
 
+/// `message_queue/update` (yeastar-openapi-messaging.md §3.4.6): `id` plus any field of create.
+/// Left-out fields keep the stored values; `members` (as Yeastar: "all original entries you wish
+/// to retain must be submitted") and `managers` replace the lists. Validated as a create.
+pub fn parse_queue_update(body: &Value, before: &MessageQueue) -> Result<QueueDraft, ApiError> {
+    let managers: Vec<Value> = before
+        .managers
+        .iter()
+        .map(|m| match m {
+            QueueManager::Extension(id) => json!({"extension_id": id}),
+            QueueManager::Email(e) => json!({"email": e}),
+        })
+        .collect();
+    let mut merged = json!({
+        "name": before.name,
+        "assignment_mode": before.assignment_mode.as_str(),
+        "members": before.members.iter().map(|m| json!({"extension_id": m})).collect::<Vec<_>>(),
+        "sla_time": before.sla.sla_time_secs,
+        "evaluation_interval": before.sla.evaluation_interval_mins,
+        "alarm_threshold": before.sla.alarm_threshold_percent,
+        "managers": managers,
+    });
+    if let (Some(target), Some(given)) = (merged.as_object_mut(), body.as_object()) {
+        for (k, v) in given {
+            if k != "id" {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    parse_queue_create(&merged)
+}
+
 /// `message_queue/get` `data`: members carry the extension's number and caller ID name, managers
 /// that are extensions their number and e-mail; plus the SLA settings.
 pub fn queue_json(q: &MessageQueue, members_and_managers: &[Extension]) -> Value {
@@ -358,6 +389,37 @@ mod tests {
                 "managers[3]"
             ]
         );
+    }
+
+    #[test]
+    fn when_a_queue_update_leaves_fields_out_should_keep_them_and_replace_the_lists_given() {
+        let before = MessageQueue {
+            id: crate::ids::QueueId::new(20).unwrap(),
+            name: "docs-message-queue".into(),
+            assignment_mode: AssignmentMode::Auto,
+            members: vec![ExtensionId::new(137).unwrap(), ExtensionId::new(138).unwrap()],
+            sla: SlaSettings { sla_time_secs: 120, evaluation_interval_mins: 5, alarm_threshold_percent: 90 },
+            managers: vec![QueueManager::Email("lead@example.com".into())],
+            created_at: crate::time::Timestamp::from_millis(0),
+        };
+        // yeastar-openapi-messaging.md §3.4.6
+        let d = parse_queue_update(
+            &json!({"id": 20, "members": [{"extension_id": 137}, {"extension_id": 138}, {"extension_id": 26}]}),
+            &before,
+        )
+        .unwrap();
+        assert_eq!(d.name, "docs-message-queue");
+        assert_eq!(d.assignment_mode, AssignmentMode::Auto);
+        assert_eq!(d.members.len(), 3);
+        assert_eq!(d.sla, before.sla);
+        assert_eq!(d.managers, before.managers);
+        let d = parse_queue_update(&json!({"id": 20, "alarm_threshold": 50, "managers": []}), &before).unwrap();
+        assert_eq!(d.sla.alarm_threshold_percent, 50);
+        assert_eq!(d.sla.sla_time_secs, 120);
+        assert!(d.managers.is_empty());
+        let err = parse_queue_update(&json!({"id": 20, "name": "", "sla_time": -1}), &before).unwrap_err();
+        let fields: Vec<&str> = err.invalid_params.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["name", "sla_time"]);
     }
 
     #[test]

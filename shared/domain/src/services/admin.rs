@@ -10,8 +10,8 @@ use crate::openapi::channels::{ChannelDraft, ChannelUpdate};
 use crate::openapi::directory::{ExtensionDraft, QueueDraft};
 use crate::openapi::{ApiError, ErrCode, FieldError};
 use crate::ports::{
-    ChannelConflict, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, InactiveSessions, QueueDirectory,
-    Random, Sequences, StoreError,
+    ChannelConflict, ChannelReader, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, InactiveSessions,
+    QueueDirectory, Random, Sequences, SessionList, SessionStore, StoreError,
 };
 use crate::time::Timestamp;
 
@@ -268,6 +268,32 @@ fn duplicate_number(draft: &ExtensionDraft) -> ApiError {
     ApiError::duplicate("number", draft.number.as_str(), format!("extension number {} is already in use", draft.number))
 }
 
+/// Every agent and manager extension of a queue draft must exist.
+async fn check_queue_references<X: ExtensionDirectory>(extensions: &X, draft: &QueueDraft) -> Result<(), AdminError> {
+    let mut missing = Vec::new();
+    for (i, ext) in draft.members.iter().enumerate() {
+        if extensions.extension(*ext).await?.is_none() {
+            missing.push(FieldError::new(
+                format!("members[{i}].extension_id"),
+                "not_found",
+                format!("extension {ext} does not exist"),
+            ));
+        }
+    }
+    for (i, manager) in draft.managers.iter().enumerate() {
+        if let QueueManager::Extension(ext) = manager
+            && extensions.extension(*ext).await?.is_none()
+        {
+            missing.push(FieldError::new(
+                format!("managers[{i}].extension_id"),
+                "not_found",
+                format!("extension {ext} does not exist"),
+            ));
+        }
+    }
+    if missing.is_empty() { Ok(()) } else { Err(ApiError::invalid(missing).into()) }
+}
+
 /// Creates a message queue from a validated draft.
 pub async fn create_queue<N, W, X, Q, R, K>(
     ports: &AdminPorts<'_, N, W, X, Q, R, K>,
@@ -279,30 +305,7 @@ where
     Q: QueueDirectory,
     K: Clock,
 {
-    let mut missing = Vec::new();
-    for (i, ext) in draft.members.iter().enumerate() {
-        if ports.extensions.extension(*ext).await?.is_none() {
-            missing.push(FieldError::new(
-                format!("members[{i}].extension_id"),
-                "not_found",
-                format!("extension {ext} does not exist"),
-            ));
-        }
-    }
-    for (i, manager) in draft.managers.iter().enumerate() {
-        if let QueueManager::Extension(ext) = manager
-            && ports.extensions.extension(*ext).await?.is_none()
-        {
-            missing.push(FieldError::new(
-                format!("managers[{i}].extension_id"),
-                "not_found",
-                format!("extension {ext} does not exist"),
-            ));
-        }
-    }
-    if !missing.is_empty() {
-        return Err(ApiError::invalid(missing).into());
-    }
+    check_queue_references(ports.extensions, &draft).await?;
     let id = QueueId::new(allocate(ports.sequences, Sequence::Queue).await?)
         .map_err(|e| StoreError::permanent("allocate queue id", e))?;
     let queue = MessageQueue {
@@ -316,4 +319,69 @@ where
     };
     ports.queues.insert_queue(&queue).await?;
     Ok(id)
+}
+
+/// Replaces a queue's settings with a validated draft (`message_queue/update`: left-out fields
+/// were filled from `before`; `members` and `managers` replace the lists).
+pub async fn update_queue<N, W, X, Q, R, K>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    before: &MessageQueue,
+    draft: QueueDraft,
+) -> Result<MessageQueue, AdminError>
+where
+    X: ExtensionDirectory,
+    Q: QueueDirectory,
+{
+    check_queue_references(ports.extensions, &draft).await?;
+    let after = MessageQueue {
+        id: before.id,
+        name: draft.name,
+        assignment_mode: draft.assignment_mode,
+        members: draft.members,
+        sla: draft.sla,
+        managers: draft.managers,
+        created_at: before.created_at,
+    };
+    ports.queues.replace_queue(before, &after).await?;
+    Ok(after)
+}
+
+/// Deletes a queue, refused (70084, with a reason) while a number routes to it or sessions wait
+/// in it: they would have nowhere to go.
+pub async fn delete_queue<N, W, X, Q, R, K, C, S>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    channels: &C,
+    sessions: &S,
+    queue: &MessageQueue,
+) -> Result<(), AdminError>
+where
+    Q: QueueDirectory,
+    C: ChannelReader,
+    S: SessionStore,
+{
+    for channel in channels.channels().await? {
+        if let Some(rule) = channel.numbers.iter().find(|r| r.destination == Destination::Queue(queue.id)) {
+            return Err(ApiError::new(
+                ErrCode::ActionForbidden,
+                format!(
+                    "message queue {} is the destination of number {} on message channel {}; route the number elsewhere first",
+                    queue.id,
+                    rule.number.as_str(),
+                    channel.id
+                ),
+            )
+            .with_reason("queue_in_use")
+            .into());
+        }
+    }
+    if !sessions.list_sessions(SessionList::Queued(queue.id), None, 1).await?.is_empty() {
+        return Err(ApiError::new(
+            ErrCode::ActionForbidden,
+            format!("sessions are waiting in message queue {}; pick them up, transfer or close them first", queue.id),
+        )
+        .with_reason("queue_has_open_sessions")
+        .into());
+    }
+    ports.queues.delete_queue(queue).await?;
+    Ok(())
 }
