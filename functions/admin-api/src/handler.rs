@@ -345,14 +345,7 @@ async fn channel_query<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: E
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
-    let query = req.query_value();
-    let mut f = Fields::new(&query);
-    let ids = f.string("ids");
-    f.finish()?;
-    let ids = ids
-        .as_deref()
-        .and_then(parse_id_list)
-        .ok_or_else(|| ApiError::field("ids", "format", "must be comma-separated positive integers"))?;
+    let ids = ids_param(req)?;
     let base = req.base_url(deps.public_base_url.as_deref());
     let mut list = Vec::new();
     for id in ids {
@@ -366,6 +359,18 @@ async fn channel_query<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: E
 }
 
 /// Reads `page` and `page_size` (both required where Yeastar requires them).
+/// The `ids` parameter of the `*/query` endpoints: comma-separated positive integers.
+fn ids_param(req: &ApiRequest) -> Result<Vec<u64>, Failure> {
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let ids = f.string("ids");
+    f.finish()?;
+    Ok(ids
+        .as_deref()
+        .and_then(parse_id_list)
+        .ok_or_else(|| ApiError::field("ids", "format", "must be comma-separated positive integers"))?)
+}
+
 fn paging(req: &ApiRequest, required: bool) -> Result<(usize, usize), Failure> {
     let query = req.query_value();
     let mut f = Fields::new(&query);
@@ -562,14 +567,7 @@ async fn queue_query<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: Eve
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
-    let query = req.query_value();
-    let mut f = Fields::new(&query);
-    let ids = f.string("ids");
-    f.finish()?;
-    let ids = ids
-        .as_deref()
-        .and_then(parse_id_list)
-        .ok_or_else(|| ApiError::field("ids", "format", "must be comma-separated positive integers"))?;
+    let ids = ids_param(req)?;
     let mut list = Vec::new();
     for id in ids {
         let Ok(id) = QueueId::new(id) else { continue };

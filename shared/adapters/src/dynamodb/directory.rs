@@ -359,6 +359,25 @@ impl ExtensionDirectory for DynamoStore {
 }
 
 impl DynamoStore {
+    async fn put_memberships<'a>(
+        &self,
+        queue: QueueId,
+        members: impl Iterator<Item = &'a ExtensionId>,
+    ) -> Result<(), StoreError> {
+        for member in members {
+            let (pk, sk) = keys::agent_membership(*member, queue);
+            let item = encode("membership", &MembershipItem { pk, sk, queue_id: queue.get() })?;
+            self.client
+                .put_item()
+                .table_name(&self.tables.directory)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| store_error("write queue membership", e))?;
+        }
+        Ok(())
+    }
+
     async fn delete_memberships<'a>(
         &self,
         queue: QueueId,
@@ -382,17 +401,7 @@ impl QueueDirectory for DynamoStore {
     /// between) is ignored by [`QueueDirectory::queues_of_agent`]'s callers, which read the queue.
     async fn insert_queue(&self, queue: &MessageQueue) -> Result<(), StoreError> {
         let table = &self.tables.directory;
-        for member in &queue.members {
-            let (pk, sk) = keys::agent_membership(*member, queue.id);
-            let item = encode("membership", &MembershipItem { pk, sk, queue_id: queue.id.get() })?;
-            self.client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| store_error("write queue membership", e))?;
-        }
+        self.put_memberships(queue.id, queue.members.iter()).await?;
         self.client
             .put_item()
             .table_name(table)
@@ -430,17 +439,7 @@ impl QueueDirectory for DynamoStore {
     /// permission is checked against the queue's own member list).
     async fn replace_queue(&self, before: &MessageQueue, after: &MessageQueue) -> Result<(), StoreError> {
         let table = &self.tables.directory;
-        for member in after.members.iter().filter(|m| !before.members.contains(m)) {
-            let (pk, sk) = keys::agent_membership(*member, after.id);
-            let item = encode("membership", &MembershipItem { pk, sk, queue_id: after.id.get() })?;
-            self.client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| store_error("write queue membership", e))?;
-        }
+        self.put_memberships(after.id, after.members.iter().filter(|m| !before.members.contains(m))).await?;
         self.client
             .put_item()
             .table_name(table)
