@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin_channels;
+mod admin_extensions;
 mod admin_queues;
 mod auto_close;
 mod channel_health;

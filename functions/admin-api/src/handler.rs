@@ -1,7 +1,7 @@
 //! Routes `/openapi/v1.0/<resource>/<action>` to the administrator's use cases.
 
 use domain::channel::{Channel, ChannelStatus, UrlPolicy};
-use domain::directory::MessageQueue;
+use domain::directory::{Extension, MessageQueue};
 use domain::ids::{ChannelId, ExtensionId, QueueId};
 use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success, templates};
 use domain::ports::{
@@ -12,8 +12,8 @@ use domain::ports::{
 use domain::provider::ProviderEndpoints;
 use domain::secret::Secret;
 use domain::services::admin::{
-    AdminError, AdminPorts, create_channel, create_extension, create_queue, delete_channel, delete_queue,
-    update_channel, update_queue,
+    AdminError, AdminPorts, create_channel, create_extension, create_queue, delete_channel, delete_extension,
+    delete_queue, update_channel, update_extension, update_queue,
 };
 use domain::services::channel_health::{HealthPorts, check_now};
 use domain::services::templates::{SyncError, TemplateSyncPorts, sync_channel};
@@ -117,6 +117,8 @@ async fn route<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPubl
             ("extension", "create") => extension_create(deps, req).await,
             ("extension", "get") => extension_get(deps, req).await,
             ("extension", "list") => extension_list(deps, req).await,
+            ("extension", "update") => extension_update(deps, req).await,
+            ("extension", "delete") => extension_delete(deps, req).await,
             ("message_queue", "create") => queue_create(deps, req).await,
             ("message_queue", "get") => queue_get(deps, req).await,
             ("message_queue", "list") => queue_list(deps, req).await,
@@ -440,6 +442,43 @@ async fn extension_get<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: E
         .await?
         .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("extension {id} does not exist")))?;
     Ok(success(json!({"data": directory::extension_json(&ext)})))
+}
+
+async fn existing_extension<S: AdminStore>(store: &S, id: ExtensionId) -> Result<Extension, Failure> {
+    Ok(store
+        .extension(id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("extension {id} does not exist")))?)
+}
+
+async fn extension_update<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let body = req.json_body()?;
+    let id = match body.get("id").and_then(Value::as_u64).map(ExtensionId::new) {
+        Some(Ok(id)) => id,
+        _ => return Err(ApiError::field("id", "required", "the extension id (a positive integer) is required").into()),
+    };
+    let before = existing_extension(&deps.store, id).await?;
+    let update = directory::parse_extension_update(&body, &before)?;
+    let password_changed = update.user_password.is_some();
+    update_extension(&admin_ports(deps), &before, update).await.map_err(admin_failure)?;
+    tracing::info!(extension_id = %id, password_changed, "extension updated");
+    Ok(success(json!({})))
+}
+
+async fn extension_delete<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let id = id_param(req, "id", ExtensionId::new)?;
+    let ext = existing_extension(&deps.store, id).await?;
+    delete_extension(&admin_ports(deps), &deps.store, &deps.store, &ext).await.map_err(admin_failure)?;
+    tracing::info!(extension_id = %id, "extension deleted");
+    Ok(success(json!({})))
 }
 
 async fn extension_list<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(

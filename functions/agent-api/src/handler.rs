@@ -133,6 +133,13 @@ async fn resolve_actor<S: AgentStore>(
     let ext = store.extension_by_number(&number).await?.ok_or_else(|| {
         Failure::from(ApiError::new(ErrCode::DataNotFound, format!("extension {number} does not exist")))
     })?;
+    // An agent's token belongs to the extension it was issued to: if that extension was deleted
+    // and its number given to another, the token does not pass for the new one.
+    if let Principal::Agent { extension_id, .. } = principal
+        && *extension_id != ext.id
+    {
+        return Err(ApiError::new(ErrCode::AccessDenied, "this token's extension no longer exists").into());
+    }
     Ok((Actor::Extension(ext.id), Some(ext)))
 }
 

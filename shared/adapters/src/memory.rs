@@ -322,6 +322,32 @@ impl ExtensionDirectory for InMemoryStore {
     async fn extensions(&self) -> Result<Vec<Extension>, StoreError> {
         Ok(lock(&self.state).extensions.values().cloned().collect())
     }
+
+    async fn replace_extension(
+        &self,
+        before: &Extension,
+        after: &Extension,
+    ) -> Result<Result<(), ExtensionConflict>, StoreError> {
+        let mut s = lock(&self.state);
+        if before.number != after.number {
+            if s.extension_numbers.contains_key(after.number.as_str()) {
+                return Ok(Err(ExtensionConflict::NumberTaken));
+            }
+            s.extension_numbers.remove(before.number.as_str());
+            s.extension_numbers.insert(after.number.as_str().to_owned(), after.id);
+        }
+        s.extensions.insert(after.id, after.clone());
+        Ok(Ok(()))
+    }
+
+    async fn delete_extension(&self, ext: &Extension) -> Result<(), StoreError> {
+        let mut s = lock(&self.state);
+        s.extensions.remove(&ext.id);
+        if s.extension_numbers.get(ext.number.as_str()) == Some(&ext.id) {
+            s.extension_numbers.remove(ext.number.as_str());
+        }
+        Ok(())
+    }
 }
 
 impl QueueDirectory for InMemoryStore {

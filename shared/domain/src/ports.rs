@@ -154,6 +154,14 @@ pub trait ExtensionDirectory {
     async fn extension_by_number(&self, number: &ExtensionNumber) -> Result<Option<Extension>, StoreError>;
     /// Every extension, by id.
     async fn extensions(&self) -> Result<Vec<Extension>, StoreError>;
+    /// Replaces an extension (same id), moving its number claim when the number changes.
+    async fn replace_extension(
+        &self,
+        before: &Extension,
+        after: &Extension,
+    ) -> Result<Result<(), ExtensionConflict>, StoreError>;
+    /// Deletes an extension and its number claim.
+    async fn delete_extension(&self, ext: &Extension) -> Result<(), StoreError>;
 }
 
 /// Reads and stores message queues.

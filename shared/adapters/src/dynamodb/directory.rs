@@ -356,6 +356,60 @@ impl ExtensionDirectory for DynamoStore {
             })
             .collect()
     }
+
+    async fn replace_extension(
+        &self,
+        before: &Extension,
+        after: &Extension,
+    ) -> Result<Result<(), ExtensionConflict>, StoreError> {
+        let table = &self.tables.directory;
+        let mut tx =
+            vec![put_if(table, encode("extension", &ExtensionItem::from_domain(after))?, "attribute_exists(pk)")?];
+        if before.number != after.number {
+            tx.push(put_new(
+                table,
+                encode("claim", &ClaimItem::new(keys::extension_number(&after.number), after.id.get()))?,
+            )?);
+            tx.push(delete_if(
+                table,
+                keys::extension_number(&before.number),
+                Some("owner_id = :id"),
+                vec![(":id", super::n(before.id.get()))],
+            )?);
+        }
+        match self.transact("replace extension", tx).await? {
+            Ok(()) => Ok(Ok(())),
+            Err(reasons) if failed_condition(&reasons, 1) => Ok(Err(ExtensionConflict::NumberTaken)),
+            Err(reasons) => Err(corrupt("replace extension", format!("transaction cancelled: {reasons:?}"))),
+        }
+    }
+
+    async fn delete_extension(&self, ext: &Extension) -> Result<(), StoreError> {
+        let table = &self.tables.directory;
+        let tx = vec![
+            delete_if(table, keys::extension(ext.id), None, vec![])?,
+            delete_if(
+                table,
+                keys::extension_number(&ext.number),
+                Some("owner_id = :id"),
+                vec![(":id", super::n(ext.id.get()))],
+            )?,
+        ];
+        match self.transact("delete extension", tx).await? {
+            Ok(()) => Ok(()),
+            // The claim already belongs to someone else (or is gone): only the extension goes.
+            Err(_) => {
+                self.client
+                    .delete_item()
+                    .table_name(table)
+                    .set_key(Some(key_map(keys::extension(ext.id))))
+                    .send()
+                    .await
+                    .map_err(|e| store_error("delete extension", e))?;
+                Ok(())
+            }
+        }
+    }
 }
 
 impl DynamoStore {

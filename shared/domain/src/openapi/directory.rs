@@ -11,9 +11,9 @@ use crate::secret::Secret;
 use crate::services::sla::SlaReport;
 use crate::sla::{AlarmChange, SlaFigure};
 
-/// A validated `extension/create` request.
+/// An extension's profile fields as validated from a request.
 #[derive(Debug, Clone)]
-pub struct ExtensionDraft {
+pub struct ExtensionProfile {
     /// Number.
     pub number: ExtensionNumber,
     /// Caller ID name.
@@ -26,6 +26,13 @@ pub struct ExtensionDraft {
     pub email_addr: String,
     /// Mobile.
     pub mobile_number: String,
+}
+
+/// A validated `extension/create` request.
+#[derive(Debug, Clone)]
+pub struct ExtensionDraft {
+    /// The profile.
+    pub profile: ExtensionProfile,
     /// The agent's password.
     pub user_password: Secret,
 }
@@ -38,8 +45,18 @@ fn optional_text(f: &mut Fields<'_>, name: &str, max: usize) -> String {
     value
 }
 
-/// Parses and validates `extension/create`.
-pub fn parse_extension_create(body: &Value) -> Result<ExtensionDraft, ApiError> {
+/// A validated `extension/update`: the profile as it will be (left-out fields filled from the
+/// stored one) and a new password if one was given.
+#[derive(Debug, Clone)]
+pub struct ExtensionUpdate {
+    /// The profile.
+    pub profile: ExtensionProfile,
+    /// A new password, if given.
+    pub user_password: Option<Secret>,
+}
+
+/// Parses the extension fields; the password is required on create only.
+fn parse_extension(body: &Value, password_required: bool) -> Result<ExtensionUpdate, ApiError> {
     let mut f = Fields::new(body);
     let number = f.string("number").and_then(|n| match ExtensionNumber::parse(&n) {
         Ok(n) => Some(n),
@@ -56,25 +73,48 @@ pub fn parse_extension_create(body: &Value) -> Result<ExtensionDraft, ApiError> 
         f.error("email_addr", "format", "must be an e-mail address");
     }
     let mobile_number = optional_text(&mut f, "mobile_number", 32);
-    let password = f.string("user_password");
+    let password = if password_required { f.string("user_password") } else { f.opt_string("user_password") };
     if let Some(p) = &password {
         let len = p.chars().count();
         if !(8..=64).contains(&len) || !p.chars().any(char::is_alphabetic) || !p.chars().any(|c| c.is_ascii_digit()) {
             f.error("user_password", "format", "must be 8 to 64 characters with at least one letter and one digit");
         }
     }
-    f.finish().and_then(|()| match (number, password) {
-        (Some(number), Some(password)) => Ok(ExtensionDraft {
-            number,
-            caller_id_name,
-            first_name,
-            last_name,
-            email_addr,
-            mobile_number,
-            user_password: Secret::new(password),
+    f.finish().and_then(|()| match number {
+        Some(number) => Ok(ExtensionUpdate {
+            profile: ExtensionProfile { number, caller_id_name, first_name, last_name, email_addr, mobile_number },
+            user_password: password.map(Secret::new),
         }),
-        _ => Err(ApiError::field("number", "required", "is required")),
+        None => Err(ApiError::field("number", "required", "is required")),
     })
+}
+
+/// Parses and validates `extension/create`.
+pub fn parse_extension_create(body: &Value) -> Result<ExtensionDraft, ApiError> {
+    let e = parse_extension(body, true)?;
+    let user_password = e.user_password.ok_or_else(|| ApiError::field("user_password", "required", "is required"))?;
+    Ok(ExtensionDraft { profile: e.profile, user_password })
+}
+
+/// Parses and validates our `extension/update`: `id` plus any field of create; left-out fields
+/// keep their values, `user_password` changes the agent's login when given.
+pub fn parse_extension_update(body: &Value, before: &Extension) -> Result<ExtensionUpdate, ApiError> {
+    let mut merged = json!({
+        "number": before.number.as_str(),
+        "caller_id_name": before.caller_id_name,
+        "first_name": before.first_name,
+        "last_name": before.last_name,
+        "email_addr": before.email_addr,
+        "mobile_number": before.mobile_number,
+    });
+    if let (Some(target), Some(given)) = (merged.as_object_mut(), body.as_object()) {
+        for (k, v) in given {
+            if k != "id" {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    parse_extension(&merged, false)
 }
 
 fn looks_like_email(s: &str) -> bool {
@@ -341,7 +381,7 @@ mod tests {
                                                "email_addr": "leo@example.com"}),
         )
         .unwrap();
-        assert_eq!(d.number.as_str(), "1000");
+        assert_eq!(d.profile.number.as_str(), "1000");
         assert_eq!(d.user_password.expose(), "Secret123");
     }
 

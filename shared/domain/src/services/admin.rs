@@ -7,12 +7,13 @@ use crate::channel::{Channel, ChannelStatus, Destination, Member, NumberRule};
 use crate::directory::{Extension, MessageQueue, QueueManager};
 use crate::ids::{ChannelId, ExtensionId, QueueId, Sequence, WebhookToken};
 use crate::openapi::channels::{ChannelDraft, ChannelUpdate};
-use crate::openapi::directory::{ExtensionDraft, QueueDraft};
+use crate::openapi::directory::{ExtensionDraft, ExtensionUpdate, QueueDraft};
 use crate::openapi::{ApiError, ErrCode, FieldError};
 use crate::ports::{
     ChannelConflict, ChannelReader, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, InactiveSessions,
     QueueDirectory, Random, Sequences, SessionList, SessionStore, StoreError,
 };
+use crate::session::{ListOwner, Session};
 use crate::time::Timestamp;
 
 /// Why an administrative change was refused or failed.
@@ -240,7 +241,7 @@ where
     R: Random,
     K: Clock,
 {
-    if ports.extensions.extension_by_number(&draft.number).await?.is_some() {
+    if ports.extensions.extension_by_number(&draft.profile.number).await?.is_some() {
         return Err(duplicate_number(&draft).into());
     }
     let password_hash = auth::hash_password(&draft.user_password, ports.random.bytes::<16>())
@@ -249,12 +250,12 @@ where
         .map_err(|e| StoreError::permanent("allocate extension id", e))?;
     let ext = Extension {
         id,
-        number: draft.number.clone(),
-        caller_id_name: draft.caller_id_name.clone(),
-        first_name: draft.first_name.clone(),
-        last_name: draft.last_name.clone(),
-        email_addr: draft.email_addr.clone(),
-        mobile_number: draft.mobile_number.clone(),
+        number: draft.profile.number.clone(),
+        caller_id_name: draft.profile.caller_id_name.clone(),
+        first_name: draft.profile.first_name.clone(),
+        last_name: draft.profile.last_name.clone(),
+        email_addr: draft.profile.email_addr.clone(),
+        mobile_number: draft.profile.mobile_number.clone(),
         password_hash,
         created_at: ports.clock.now(),
     };
@@ -265,7 +266,11 @@ where
 }
 
 fn duplicate_number(draft: &ExtensionDraft) -> ApiError {
-    ApiError::duplicate("number", draft.number.as_str(), format!("extension number {} is already in use", draft.number))
+    ApiError::duplicate(
+        "number",
+        draft.profile.number.as_str(),
+        format!("extension number {} is already in use", draft.profile.number),
+    )
 }
 
 /// Every agent and manager extension of a queue draft must exist.
@@ -383,5 +388,105 @@ where
         .into());
     }
     ports.queues.delete_queue(queue).await?;
+    Ok(())
+}
+
+/// Applies a validated `extension/update`: a new password is hashed; a new number must be free.
+pub async fn update_extension<N, W, X, Q, R, K>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    before: &Extension,
+    update: ExtensionUpdate,
+) -> Result<Extension, AdminError>
+where
+    X: ExtensionDirectory,
+    R: Random,
+{
+    let password_hash = match &update.user_password {
+        Some(password) => auth::hash_password(password, ports.random.bytes::<16>())
+            .map_err(|e| StoreError::permanent("hash password", e))?,
+        None => before.password_hash.clone(),
+    };
+    let after = Extension {
+        id: before.id,
+        number: update.profile.number,
+        caller_id_name: update.profile.caller_id_name,
+        first_name: update.profile.first_name,
+        last_name: update.profile.last_name,
+        email_addr: update.profile.email_addr,
+        mobile_number: update.profile.mobile_number,
+        password_hash,
+        created_at: before.created_at,
+    };
+    match ports.extensions.replace_extension(before, &after).await? {
+        Ok(()) => Ok(after),
+        Err(ExtensionConflict::NumberTaken) => Err(ApiError::duplicate(
+            "number",
+            after.number.as_str(),
+            format!("extension number {} is already in use", after.number),
+        )
+        .into()),
+    }
+}
+
+/// How many of an owner's sessions are looked at for an open one before deleting it.
+const OPEN_SESSION_PROBE: usize = 100;
+
+fn in_use(submsg: String, reason: &'static str) -> AdminError {
+    ApiError::new(ErrCode::ActionForbidden, submsg).with_reason(reason).into()
+}
+
+/// Deletes an extension, refused (70084, with a reason) while a queue has it as agent or manager,
+/// a number routes to it or lists it as a member, or it owns an open session: each would be left
+/// pointing at nobody.
+pub async fn delete_extension<N, W, X, Q, R, K, C, S>(
+    ports: &AdminPorts<'_, N, W, X, Q, R, K>,
+    channels: &C,
+    sessions: &S,
+    ext: &Extension,
+) -> Result<(), AdminError>
+where
+    X: ExtensionDirectory,
+    Q: QueueDirectory,
+    C: ChannelReader,
+    S: SessionStore,
+{
+    for queue in ports.queues.queues().await? {
+        if queue.has_agent(ext.id) || queue.managers.contains(&QueueManager::Extension(ext.id)) {
+            return Err(in_use(
+                format!(
+                    "extension {} is an agent or manager of message queue {}; remove it there first",
+                    ext.id, queue.id
+                ),
+                "extension_in_use",
+            ));
+        }
+    }
+    for channel in channels.channels().await? {
+        let used = channel.numbers.iter().find(|r| {
+            r.destination == Destination::Extension(ext.id) || r.members.contains(&Member::Extension(ext.id))
+        });
+        if let Some(rule) = used {
+            return Err(in_use(
+                format!(
+                    "number {} on message channel {} routes to or allows extension {}; change the number first",
+                    rule.number.as_str(),
+                    channel.id,
+                    ext.id
+                ),
+                "extension_in_use",
+            ));
+        }
+    }
+    let owner = ListOwner::Extension(ext.id);
+    for archived in [false, true] {
+        let owned = sessions.list_sessions(SessionList::Owned { owner, archived }, None, OPEN_SESSION_PROBE).await?;
+        if owned.iter().any(Session::is_open) {
+            return Err(in_use(
+                format!("extension {} has open sessions; transfer or close them first", ext.id),
+                "extension_has_open_sessions",
+            ));
+        }
+    }
+    ports.extensions.delete_extension(ext).await?;
     Ok(())
 }
