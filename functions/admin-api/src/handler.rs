@@ -1046,6 +1046,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn when_a_delete_is_retried_with_the_same_idempotency_key_should_answer_as_the_first_time() {
+        let deps = deps();
+        let token = admin_token(&deps).await;
+        let body = json!({"name": "Tech Support", "assignment_mode": "manual", "members": []});
+        for name in ["1", "2"] {
+            let reply = call(&deps, post("/openapi/v1.0/message_queue/create", &token, &body, &[])).await;
+            assert_eq!(reply["id"], name.parse::<u64>().unwrap(), "{reply}");
+        }
+        let delete = |id: &'static str, key: &'static str| {
+            let q = [("access_token", token.as_str()), ("id", id)];
+            let path = "/openapi/v1.0/message_queue/delete";
+            apigw_request("GET", "/openapi/v1.0/x/{action}", path, &q, &[("Idempotency-Key", key)], None)
+        };
+        let first = call(&deps, delete("1", "del-1")).await;
+        assert_eq!(first["errcode"], 0, "{first}");
+        let again = call(&deps, delete("1", "del-1")).await;
+        assert_eq!(again, first, "the retry gets the first answer, not 'does not exist'");
+        let other_target = call(&deps, delete("2", "del-1")).await;
+        assert_eq!(other_target["errcode"], 40002, "the same key for another queue: {other_target}");
+        let without_key = call(&deps, get("/openapi/v1.0/message_queue/delete", &token, &[("id", "1")])).await;
+        assert_eq!(without_key["errcode"], 60001, "{without_key}");
+        let left = call(&deps, get("/openapi/v1.0/message_queue/get", &token, &[("id", "2")])).await;
+        assert_eq!(left["errcode"], 0, "queue 2 was not deleted: {left}");
+    }
+
+    #[tokio::test]
     async fn when_a_queue_is_created_should_list_and_get_it_with_member_numbers() {
         let deps = deps();
         let token = admin_token(&deps).await;

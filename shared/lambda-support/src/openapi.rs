@@ -69,6 +69,19 @@ impl ApiRequest {
         }
     }
 
+    /// Whether the call changes something: every POST, and Yeastar's `GET …/delete`.
+    pub fn is_mutating(&self) -> bool {
+        self.method.eq_ignore_ascii_case("POST") || (self.method.eq_ignore_ascii_case("GET") && self.action == "delete")
+    }
+
+    /// Path and query (without the access token, which changes on refresh) for an idempotency
+    /// fingerprint: the same key with another target is another request.
+    fn fingerprint_target(&self) -> String {
+        let query: Vec<String> =
+            self.query.iter().filter(|(k, _)| k != "access_token").map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{}?{}", self.path, query.join("&"))
+    }
+
     /// The access token: the `access_token` query parameter (Yeastar) or a Bearer header.
     pub fn access_token(&self) -> Option<&str> {
         self.query
@@ -193,8 +206,8 @@ pub struct ServePorts<'a, T, I, K> {
     pub clock: &'a K,
 }
 
-/// Authenticates the caller, checks `access`, and runs `op` (idempotently for POST requests
-/// carrying an `Idempotency-Key`), turning its result into a reply.
+/// Authenticates the caller, checks `access`, and runs `op` (idempotently for mutating requests —
+/// POST, and `GET …/delete` — carrying an `Idempotency-Key`), turning its result into a reply.
 pub async fn serve<T, I, K, F, Fut>(
     ports: &ServePorts<'_, T, I, K>,
     req: &ApiRequest,
@@ -231,10 +244,10 @@ where
         ))));
     }
     let key = match req.idempotency_key() {
-        Ok(k) => k.filter(|_| req.method.eq_ignore_ascii_case("POST")),
+        Ok(k) => k.filter(|_| req.is_mutating()),
         Err(e) => return to_response(failure_reply(&Failure::Api(e))),
     };
-    let print = fingerprint(&req.method, &req.path, &req.body);
+    let print = fingerprint(&req.method, &req.fingerprint_target(), &req.body);
     let run = || async {
         match op(principal.clone()).await {
             Ok(body) => StoredReply { status: 200, body: body.to_string() },
