@@ -19,3 +19,4 @@ mod routing;
 mod sending;
 mod sla;
 mod templates;
+mod tokens;

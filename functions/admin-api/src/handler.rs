@@ -17,7 +17,9 @@ use domain::services::admin::{
 };
 use domain::services::channel_health::{HealthPorts, check_now};
 use domain::services::templates::{SyncError, TemplateSyncPorts, sync_channel};
-use domain::services::tokens::{AdminClient, TokenError, TokenPorts, get_token};
+use domain::services::tokens::{
+    AdminClient, AuthError, TokenError, TokenPorts, authenticate, get_token, refresh_token, revoke_token,
+};
 use domain::stats::{Counters, TimeRange};
 use lambda_http::{Body, Error, Request, Response};
 use lambda_support::openapi::{Access, ApiRequest, Failure, ServePorts, respond, serve};
@@ -103,6 +105,12 @@ async fn route<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPubl
     if req.path.ends_with("/get_token") {
         return respond(issue_token(deps, req).await);
     }
+    if req.path.ends_with("/refresh_token") {
+        return respond(refresh(deps, req).await);
+    }
+    if req.path.ends_with("/del_token") {
+        return respond(revoke(deps, req).await);
+    }
     let ports = ServePorts { tokens: &deps.store, idempotency: &deps.store, clock: &deps.clock };
     serve(&ports, req, Access::Admin, |_principal| async {
         match (resource(&req.path), req.action.as_str()) {
@@ -175,12 +183,7 @@ async fn issue_token<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: Eve
     };
     let ports = TokenPorts { tokens: &deps.store, extensions: &deps.store, random: &deps.random, clock: &deps.clock };
     match get_token(&ports, &deps.admin, &username, &Secret::new(password)).await {
-        Ok(issued) => Ok(success(json!({
-            "access_token_expire_time": domain::auth::ACCESS_TOKEN_TTL.as_secs(),
-            "access_token": issued.access_token.expose(),
-            "refresh_token_expire_time": domain::auth::REFRESH_TOKEN_TTL.as_secs(),
-            "refresh_token": issued.refresh_token.expose(),
-        }))),
+        Ok(issued) => Ok(tokens_json(&issued)),
         Err(TokenError::InvalidCredentials) => {
             tracing::warn!(
                 source_ip = req.source_ip.as_deref().unwrap_or_default(),
@@ -191,6 +194,64 @@ async fn issue_token<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: Eve
         Err(TokenError::Randomness) => Err(ApiError::new(ErrCode::Internal, "could not generate a token").into()),
         Err(TokenError::Store(e)) => Err(e.into()),
     }
+}
+
+fn tokens_json(issued: &domain::services::tokens::IssuedTokens) -> Value {
+    success(json!({
+        "access_token_expire_time": domain::auth::ACCESS_TOKEN_TTL.as_secs(),
+        "access_token": issued.access_token.expose(),
+        "refresh_token_expire_time": domain::auth::REFRESH_TOKEN_TTL.as_secs(),
+        "refresh_token": issued.refresh_token.expose(),
+    }))
+}
+
+/// `refresh_token` (Yeastar §3.1.2): a new access and refresh token; the old refresh token is
+/// used up.
+async fn refresh<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("POST")?;
+    let body = req.json_body()?;
+    let mut f = Fields::new(&body);
+    let token = f.string("refresh_token");
+    f.finish()?;
+    let token = token.ok_or_else(|| ApiError::field("refresh_token", "required", "is required"))?;
+    let ports = TokenPorts { tokens: &deps.store, extensions: &deps.store, random: &deps.random, clock: &deps.clock };
+    match refresh_token(&ports, &Secret::new(token)).await {
+        Ok(issued) => {
+            tracing::info!(principal = issued.principal.scope(), "tokens refreshed");
+            Ok(tokens_json(&issued))
+        }
+        Err(TokenError::InvalidCredentials) => {
+            tracing::warn!(source_ip = req.source_ip.as_deref().unwrap_or_default(), "refresh with an invalid token");
+            Err(ApiError::new(ErrCode::TokenExpired, "the refresh token is invalid, used or expired; call get_token")
+                .into())
+        }
+        Err(TokenError::Randomness) => Err(ApiError::new(ErrCode::Internal, "could not generate a token").into()),
+        Err(TokenError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `del_token` (Yeastar §3.1.3): revokes the access token the request carries.
+async fn revoke<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let token = req.access_token().filter(|t| !t.is_empty()).ok_or_else(|| {
+        ApiError::new(ErrCode::TokenExpired, "the access token is missing, invalid or expired; call get_token")
+    })?;
+    match authenticate(&deps.store, &deps.clock, Some(token)).await {
+        Ok(_) => {}
+        Err(AuthError::InvalidToken) => {
+            return Err(ApiError::new(ErrCode::TokenExpired, "the access token is missing, invalid or expired").into());
+        }
+        Err(AuthError::Store(e)) => return Err(e.into()),
+    }
+    revoke_token(&deps.store, token).await?;
+    tracing::info!("access token revoked");
+    Ok(success(json!({})))
 }
 
 // ---------------------------------------------------------------- channels
@@ -758,6 +819,11 @@ mod tests {
         apigw_request("GET", "/openapi/v1.0/x/{action}", path, &q, &[], None)
     }
 
+    /// A POST without a token (`get_token`, `refresh_token`).
+    fn post_open(path: &str, body: &Value) -> Request {
+        apigw_request("POST", "/openapi/v1.0/x/{action}", path, &[], &[], Some(&body.to_string()))
+    }
+
     fn post(path: &str, token: &str, body: &Value, headers: &[(&str, &str)]) -> Request {
         apigw_request(
             "POST",
@@ -1043,6 +1109,39 @@ mod tests {
         assert_eq!(reused["errcode"], 40002);
         let list = call(&deps, get("/openapi/v1.0/extension/list", &token, &[])).await;
         assert_eq!(list["total_number"], 1);
+    }
+
+    #[tokio::test]
+    async fn when_tokens_are_refreshed_the_refresh_token_works_once_and_a_revoked_token_is_refused() {
+        let deps = deps();
+        let body = json!({"username": "switchboard-admin", "password": "switchboard-dev-secret-change-me"});
+        let issued = call(&deps, post_open("/openapi/v1.0/get_token", &body)).await;
+        let refresh = json!({"refresh_token": issued["refresh_token"]});
+        let renewed = call(&deps, post_open("/openapi/v1.0/refresh_token", &refresh)).await;
+        assert_eq!(renewed["errcode"], 0, "{renewed}");
+        assert_ne!(renewed["access_token"], issued["access_token"]);
+        assert_ne!(renewed["refresh_token"], issued["refresh_token"]);
+        assert_eq!(renewed["refresh_token_expire_time"], 86400);
+        let replayed = call(&deps, post_open("/openapi/v1.0/refresh_token", &refresh)).await;
+        assert_eq!(replayed["errcode"], 10004, "a refresh token is used once: {replayed}");
+        let with_access =
+            call(&deps, post_open("/openapi/v1.0/refresh_token", &json!({"refresh_token": issued["access_token"]})))
+                .await;
+        assert_eq!(with_access["errcode"], 10004, "an access token is not a refresh token: {with_access}");
+
+        let token = renewed["access_token"].as_str().unwrap();
+        let list = call(&deps, get("/openapi/v1.0/extension/list", token, &[])).await;
+        assert_eq!(list["errcode"], 0, "{list}");
+        let revoked = call(&deps, get("/openapi/v1.0/del_token", token, &[])).await;
+        assert_eq!(revoked["errcode"], 0, "{revoked}");
+        let refused = call(&deps, get("/openapi/v1.0/extension/list", token, &[])).await;
+        assert_eq!(refused["errcode"], 10004, "{refused}");
+        let again = call(&deps, get("/openapi/v1.0/del_token", token, &[])).await;
+        assert_eq!(again["errcode"], 10004, "{again}");
+        // The first access token is unaffected by the refresh (it expires on its own).
+        let first =
+            call(&deps, get("/openapi/v1.0/extension/list", issued["access_token"].as_str().unwrap(), &[])).await;
+        assert_eq!(first["errcode"], 0, "{first}");
     }
 
     #[tokio::test]

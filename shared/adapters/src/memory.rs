@@ -951,6 +951,10 @@ impl TokenStore for InMemoryStore {
     async fn token(&self, token_hash: &str) -> Result<Option<TokenGrant>, StoreError> {
         Ok(lock(&self.state).tokens.get(token_hash).cloned())
     }
+
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.state).tokens.remove(token_hash).is_some())
+    }
 }
 
 impl IdempotencyStore for InMemoryStore {

@@ -571,6 +571,8 @@ pub trait TokenStore {
     async fn put_token(&self, token_hash: &str, grant: &TokenGrant) -> Result<(), StoreError>;
     /// The grant of a token hash, if stored.
     async fn token(&self, token_hash: &str) -> Result<Option<TokenGrant>, StoreError>;
+    /// Removes a token; `true` if this call removed it (so a refresh token is used once).
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, StoreError>;
 }
 
 /// Result of starting an idempotent request.

@@ -33,6 +33,19 @@ impl TokenStore for DynamoStore {
             None => Ok(None),
         }
     }
+
+    async fn delete_token(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.auth)
+            .set_key(Some(key_map(keys::token(token_hash))))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| store_error("delete token", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
 }
 
 impl IdempotencyStore for DynamoStore {

@@ -83,6 +83,16 @@ where
         Principal::Agent { extension_id: ext.id, number: ext.number }
     };
 
+    issue(ports, principal).await
+}
+
+/// Issues a new access and refresh token pair for `principal`.
+async fn issue<T, X, R, K>(ports: &TokenPorts<'_, T, X, R, K>, principal: Principal) -> Result<IssuedTokens, TokenError>
+where
+    T: TokenStore,
+    R: Random,
+    K: Clock,
+{
     let now = ports.clock.now();
     let access = auth::token_from_random(&ports.random.bytes::<64>()).ok_or(TokenError::Randomness)?;
     let refresh = auth::token_from_random(&ports.random.bytes::<64>()).ok_or(TokenError::Randomness)?;
@@ -92,6 +102,40 @@ where
     ports.tokens.put_token(&auth::token_hash(&refresh), &grant(TokenKind::Refresh, REFRESH_TOKEN_TTL)).await?;
     info!(principal = principal.scope(), "tokens issued");
     Ok(IssuedTokens { access_token: Secret::new(access), refresh_token: Secret::new(refresh), principal })
+}
+
+/// `refresh_token`: a valid refresh token (used once) gives a new access and refresh token for
+/// the same caller. An agent whose extension was deleted gets none.
+pub async fn refresh_token<T, X, R, K>(
+    ports: &TokenPorts<'_, T, X, R, K>,
+    refresh: &Secret,
+) -> Result<IssuedTokens, TokenError>
+where
+    T: TokenStore,
+    X: ExtensionDirectory,
+    R: Random,
+    K: Clock,
+{
+    let hash = auth::token_hash(refresh.expose());
+    let grant = ports.tokens.token(&hash).await?.ok_or(TokenError::InvalidCredentials)?;
+    if grant.kind != TokenKind::Refresh || !grant.is_valid_at(ports.clock.now()) {
+        return Err(TokenError::InvalidCredentials);
+    }
+    if let Principal::Agent { extension_id, .. } = &grant.principal
+        && ports.extensions.extension(*extension_id).await?.is_none()
+    {
+        return Err(TokenError::InvalidCredentials);
+    }
+    // Whoever removes it first refreshes; a replayed refresh token gets nothing.
+    if !ports.tokens.delete_token(&hash).await? {
+        return Err(TokenError::InvalidCredentials);
+    }
+    issue(ports, grant.principal).await
+}
+
+/// `del_token`: revokes the access token the request carries.
+pub async fn revoke_token<T: TokenStore>(tokens: &T, access_token: &str) -> Result<bool, StoreError> {
+    tokens.delete_token(&auth::token_hash(access_token)).await
 }
 
 /// Why a request's token was refused.
