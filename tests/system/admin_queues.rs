@@ -60,6 +60,15 @@ async fn queues_are_updated_searched_and_deleted_only_when_nothing_needs_them() 
 
     // A number routes to the queue: deleting it is refused, saying why.
     let (channel, _) = t.general_channel(&admin, 1, &[("+14102161183", "queue", support)]).await;
+    let found = t
+        .get(
+            "message_channel/search",
+            &admin,
+            &[("page", "1"), ("page_size", "10"), ("time_range", "all"), ("search_value", "4102161183")],
+        )
+        .await;
+    assert_eq!(found["total_number"], 1, "channels are found by number: {found}");
+    assert_eq!(found["list"][0]["id"], channel);
     let refused = t.get("message_queue/delete", &admin, &[("id", &support.to_string())]).await;
     assert_eq!(refused["errcode"], 70084, "{refused}");
     assert!(refused.to_string().contains("+14102161183"), "{refused}");

@@ -118,6 +118,7 @@ async fn route<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPubl
             ("message_channel", "get") => channel_get(deps, req).await,
             ("message_channel", "query") => channel_query(deps, req).await,
             ("message_channel", "list") => channel_list(deps, req).await,
+            ("message_channel", "search") => channel_search(deps, req).await,
             ("message_channel", "update") => channel_update(deps, req).await,
             ("message_channel", "delete") => channel_delete(deps, req).await,
             ("message_channel", "whatsapp_template") => whatsapp_templates(deps, req).await,
@@ -463,9 +464,37 @@ async fn channel_list<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: Ev
     req: &ApiRequest,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
+    channel_page(deps, req, |_| true).await
+}
+
+/// `message_channel/search`: the list's parameters plus `search_value`, matched (case-insensitive)
+/// against the channel's name, its provider and its numbers.
+async fn channel_search<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+) -> Result<Value, Failure> {
+    req.require_method("GET")?;
+    let query = req.query_value();
+    let mut f = Fields::new(&query);
+    let needle = f.opt_string("search_value").map(|v| v.trim().to_lowercase()).unwrap_or_default();
+    f.finish()?;
+    channel_page(deps, req, |c: &Channel| {
+        c.name.to_lowercase().contains(&needle)
+            || c.provider().slug().contains(&needle)
+            || c.numbers.iter().any(|r| r.number.as_str().to_lowercase().contains(&needle))
+    })
+    .await
+}
+
+/// A page of the channels that pass `keep`, with their statistics over `time_range`.
+async fn channel_page<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    req: &ApiRequest,
+    keep: impl Fn(&Channel) -> bool,
+) -> Result<Value, Failure> {
     let (page, size) = paging(req, true)?;
     let range = time_range(req, true)?;
-    let all = deps.store.channels().await?;
+    let all: Vec<Channel> = deps.store.channels().await?.into_iter().filter(|c| keep(c)).collect();
     let total = all.len();
     let mut list = Vec::new();
     for channel in page_of(all, page, size) {
@@ -1109,6 +1138,27 @@ mod tests {
         assert_eq!(reused["errcode"], 40002);
         let list = call(&deps, get("/openapi/v1.0/extension/list", &token, &[])).await;
         assert_eq!(list["total_number"], 1);
+    }
+
+    #[tokio::test]
+    async fn when_channels_are_searched_should_match_name_provider_or_number() {
+        let deps = deps();
+        let token = seed_channel(&deps).await;
+        let page = [("page", "1"), ("page_size", "10"), ("time_range", "all")];
+        let search = |value: &'static str| {
+            let mut q = page.to_vec();
+            q.push(("search_value", value));
+            get("/openapi/v1.0/message_channel/search", &token, &q)
+        };
+        let all = call(&deps, get("/openapi/v1.0/message_channel/list", &token, &page)).await;
+        assert_eq!(all["total_number"], 1, "{all}");
+        let by_number = call(&deps, search("4567890")).await;
+        assert_eq!(by_number["total_number"], 1, "{by_number}");
+        assert_eq!(by_number["list"], all["list"]);
+        assert_eq!(call(&deps, search("GENERAL")).await["total_number"], 1);
+        assert_eq!(call(&deps, search("whatsapp")).await["total_number"], 0);
+        let missing_paging = call(&deps, get("/openapi/v1.0/message_channel/search", &token, &[])).await;
+        assert_eq!(missing_paging["errcode"], 40002, "{missing_paging}");
     }
 
     #[tokio::test]
