@@ -1,5 +1,6 @@
 //! The token lifecycle through the routes and DynamoDB: `get_token`, `refresh_token` (a refresh
-//! token works once) and `del_token` (a revoked token is refused everywhere).
+//! token works once), `del_token` (a revoked token is refused everywhere), and the block of an
+//! address after five failed logins in a row.
 
 use serde_json::json;
 use system_tests::{ADMIN_ID, ADMIN_SECRET, AGENT_PASSWORD, EXTENSION, TestStack};
@@ -25,4 +26,15 @@ async fn tokens_refresh_once_and_a_revoked_token_is_refused() {
     assert_eq!(revoked["errcode"], 0, "{revoked}");
     assert_eq!(t.list_sessions(&agent, EXTENSION, "1000", &[]).await["errcode"], 10004);
     assert_eq!(t.get("del_token", &agent, &[]).await["errcode"], 10004);
+
+    // Five failed logins in a row from this address: refused for a quarter hour, even when right.
+    for _ in 0..5 {
+        let wrong = t.post("get_token", None, &json!({"username": "1000", "password": "wrong-pass-1"})).await;
+        assert_eq!(wrong["errcode"], -1, "{wrong}");
+    }
+    let blocked = t.post("get_token", None, &json!({"username": "1000", "password": AGENT_PASSWORD})).await;
+    assert_eq!(blocked["errcode"], 10005, "{blocked}");
+    assert_eq!(blocked["reason"], "auth_blocked");
+    // Tokens already held keep working.
+    assert_eq!(t.get("extension/list", &admin, &[]).await["errcode"], 0);
 }

@@ -1,5 +1,6 @@
 //! Routes `/openapi/v1.0/<resource>/<action>` to the administrator's use cases.
 
+use domain::auth::AuthFailures;
 use domain::channel::{Channel, ChannelStatus, UrlPolicy};
 use domain::directory::{Extension, MessageQueue};
 use domain::ids::{ChannelId, ExtensionId, QueueId};
@@ -182,10 +183,15 @@ async fn issue_token<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: Eve
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::field("username", "required", "is required").into());
     };
+    check_not_blocked(&deps.store, &deps.clock, req).await?;
     let ports = TokenPorts { tokens: &deps.store, extensions: &deps.store, random: &deps.random, clock: &deps.clock };
     match get_token(&ports, &deps.admin, &username, &Secret::new(password)).await {
-        Ok(issued) => Ok(tokens_json(&issued)),
+        Ok(issued) => {
+            record_login(&deps.store, &deps.clock, req, true).await?;
+            Ok(tokens_json(&issued))
+        }
         Err(TokenError::InvalidCredentials) => {
+            record_login(&deps.store, &deps.clock, req, false).await?;
             tracing::warn!(
                 source_ip = req.source_ip.as_deref().unwrap_or_default(),
                 "get_token with wrong credentials"
@@ -195,6 +201,42 @@ async fn issue_token<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: Eve
         Err(TokenError::Randomness) => Err(ApiError::new(ErrCode::Internal, "could not generate a token").into()),
         Err(TokenError::Store(e)) => Err(e.into()),
     }
+}
+
+/// Refuses a login from a source address with too many failed logins in a row (errcode 10005,
+/// reason `auth_blocked`).
+async fn check_not_blocked<S: AdminStore, K: Clock>(store: &S, clock: &K, req: &ApiRequest) -> Result<(), Failure> {
+    let Some(source) = req.source_ip.as_deref() else { return Ok(()) };
+    if let Some(until) = store.auth_failures(source).await?.and_then(|f| f.blocked_until(clock.now())) {
+        tracing::warn!(source_ip = source, until = %until, "login refused: too many failed logins");
+        return Err(ApiError::new(
+            ErrCode::AccessDenied,
+            format!("too many failed logins from this address; try again after {}", until.to_rfc3339()),
+        )
+        .with_reason("auth_blocked")
+        .into());
+    }
+    Ok(())
+}
+
+/// Counts a failed login against its source address, or clears the count after a success.
+async fn record_login<S: AdminStore, K: Clock>(
+    store: &S,
+    clock: &K,
+    req: &ApiRequest,
+    ok: bool,
+) -> Result<(), Failure> {
+    let Some(source) = req.source_ip.as_deref() else { return Ok(()) };
+    if ok {
+        store.clear_auth_failures(source).await?;
+    } else {
+        let failures = AuthFailures::after_failure(store.auth_failures(source).await?, clock.now());
+        store.put_auth_failures(source, &failures).await?;
+        if failures.count >= domain::auth::MAX_AUTH_FAILURES {
+            tracing::warn!(source_ip = source, failures = failures.count, "source address blocked from logging in");
+        }
+    }
+    Ok(())
 }
 
 fn tokens_json(issued: &domain::services::tokens::IssuedTokens) -> Value {
@@ -218,6 +260,7 @@ async fn refresh<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPu
     let token = f.string("refresh_token");
     f.finish()?;
     let token = token.ok_or_else(|| ApiError::field("refresh_token", "required", "is required"))?;
+    check_not_blocked(&deps.store, &deps.clock, req).await?;
     let ports = TokenPorts { tokens: &deps.store, extensions: &deps.store, random: &deps.random, clock: &deps.clock };
     match refresh_token(&ports, &Secret::new(token)).await {
         Ok(issued) => {
@@ -225,6 +268,7 @@ async fn refresh<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPu
             Ok(tokens_json(&issued))
         }
         Err(TokenError::InvalidCredentials) => {
+            record_login(&deps.store, &deps.clock, req, false).await?;
             tracing::warn!(source_ip = req.source_ip.as_deref().unwrap_or_default(), "refresh with an invalid token");
             Err(ApiError::new(ErrCode::TokenExpired, "the refresh token is invalid, used or expired; call get_token")
                 .into())
@@ -1138,6 +1182,28 @@ mod tests {
         assert_eq!(reused["errcode"], 40002);
         let list = call(&deps, get("/openapi/v1.0/extension/list", &token, &[])).await;
         assert_eq!(list["total_number"], 1);
+    }
+
+    #[tokio::test]
+    async fn when_an_address_fails_five_logins_in_a_row_should_refuse_it_for_a_quarter_hour() {
+        let deps = deps();
+        let wrong = json!({"username": "switchboard-admin", "password": "guess"});
+        let right = json!({"username": "switchboard-admin", "password": "switchboard-dev-secret-change-me"});
+        // A success clears the count.
+        for _ in 0..4 {
+            assert_eq!(call(&deps, post_open("/openapi/v1.0/get_token", &wrong)).await["errcode"], -1);
+        }
+        assert_eq!(call(&deps, post_open("/openapi/v1.0/get_token", &right)).await["errcode"], 0);
+        for _ in 0..5 {
+            assert_eq!(call(&deps, post_open("/openapi/v1.0/get_token", &wrong)).await["errcode"], -1);
+        }
+        let blocked = call(&deps, post_open("/openapi/v1.0/get_token", &right)).await;
+        assert_eq!(blocked["errcode"], 10005, "even the right password: {blocked}");
+        assert_eq!(blocked["reason"], "auth_blocked");
+        let refresh = call(&deps, post_open("/openapi/v1.0/refresh_token", &json!({"refresh_token": "x"}))).await;
+        assert_eq!(refresh["errcode"], 10005, "{refresh}");
+        deps.clock.advance(domain::auth::AUTH_BLOCK);
+        assert_eq!(call(&deps, post_open("/openapi/v1.0/get_token", &right)).await["errcode"], 0);
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use domain::auth::TokenGrant;
+use domain::auth::{AuthFailures, TokenGrant};
 use domain::channel::{Channel, ChannelStatus, Provider};
 use domain::directory::{Extension, MessageQueue};
 use domain::events::{DomainEvent, LifecycleEvent};
@@ -76,6 +76,7 @@ struct State {
     pacers: HashMap<ChannelId, (Timestamp, Option<Timestamp>)>,
     stats: HashMap<(ChannelId, String, String), Counters>,
     tokens: HashMap<String, TokenGrant>,
+    auth_failures: HashMap<String, AuthFailures>,
     idempotency: HashMap<String, (String, Option<String>, Timestamp)>,
     offers: BTreeMap<(QueueId, Timestamp, SessionId), OfferRecord>,
     templates: BTreeMap<(ChannelId, u64), StoredTemplate>,
@@ -954,6 +955,20 @@ impl TokenStore for InMemoryStore {
 
     async fn delete_token(&self, token_hash: &str) -> Result<bool, StoreError> {
         Ok(lock(&self.state).tokens.remove(token_hash).is_some())
+    }
+
+    async fn auth_failures(&self, source: &str) -> Result<Option<AuthFailures>, StoreError> {
+        Ok(lock(&self.state).auth_failures.get(source).copied())
+    }
+
+    async fn put_auth_failures(&self, source: &str, failures: &AuthFailures) -> Result<(), StoreError> {
+        lock(&self.state).auth_failures.insert(source.to_owned(), *failures);
+        Ok(())
+    }
+
+    async fn clear_auth_failures(&self, source: &str) -> Result<(), StoreError> {
+        lock(&self.state).auth_failures.remove(source);
+        Ok(())
     }
 }
 

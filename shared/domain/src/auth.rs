@@ -161,3 +161,60 @@ mod tests {
         assert!(!grant.is_valid_at(Timestamp::from_millis(1_000)));
     }
 }
+
+/// Consecutive failed logins (`get_token`, `refresh_token`) from one source address after which
+/// it is refused for [`AUTH_BLOCK`] (Yeastar blocks the address after 5, seed: "API Authentication
+/// Blocked Out").
+pub const MAX_AUTH_FAILURES: u32 = 5;
+/// How long a source address stays refused, and how long a failure is remembered.
+pub const AUTH_BLOCK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Failed logins from one source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthFailures {
+    /// Consecutive failures (a success clears them).
+    pub count: u32,
+    /// The last one.
+    pub last_at: Timestamp,
+}
+
+impl AuthFailures {
+    /// Until when the address is refused, if it is now.
+    pub fn blocked_until(&self, now: Timestamp) -> Option<Timestamp> {
+        let until = self.last_at.plus(AUTH_BLOCK);
+        (self.count >= MAX_AUTH_FAILURES && now < until).then_some(until)
+    }
+
+    /// The record after one more failure at `now` (failures older than [`AUTH_BLOCK`] are
+    /// forgotten).
+    pub fn after_failure(previous: Option<AuthFailures>, now: Timestamp) -> AuthFailures {
+        let count = match previous {
+            Some(p) if now.since(p.last_at) < AUTH_BLOCK => p.count.saturating_add(1),
+            _ => 1,
+        };
+        AuthFailures { count, last_at: now }
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+
+    #[test]
+    fn five_failures_in_a_row_block_for_fifteen_minutes_and_old_ones_are_forgotten() {
+        let t0 = Timestamp::from_unix_seconds(1_800_000_000);
+        let mut f = None;
+        for i in 1..=5u64 {
+            let next = AuthFailures::after_failure(f, t0.plus(std::time::Duration::from_secs(i)));
+            f = Some(next);
+        }
+        let f = f.unwrap_or(AuthFailures { count: 0, last_at: t0 });
+        assert_eq!(f.count, 5);
+        assert!(f.blocked_until(t0.plus(std::time::Duration::from_secs(60))).is_some());
+        assert_eq!(f.blocked_until(t0.plus(std::time::Duration::from_secs(5 + 15 * 60))), None);
+        let four = AuthFailures { count: 4, last_at: t0 };
+        assert_eq!(four.blocked_until(t0), None);
+        let later = AuthFailures::after_failure(Some(four), t0.plus(AUTH_BLOCK));
+        assert_eq!(later.count, 1, "a failure after a quiet quarter hour starts again");
+    }
+}

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::auth::TokenGrant;
+use crate::auth::{AuthFailures, TokenGrant};
 use crate::channel::{Channel, ChannelStatus, Provider};
 use crate::directory::{Extension, MessageQueue};
 use crate::events::{DomainEvent, LifecycleEvent};
@@ -573,6 +573,13 @@ pub trait TokenStore {
     async fn token(&self, token_hash: &str) -> Result<Option<TokenGrant>, StoreError>;
     /// Removes a token; `true` if this call removed it (so a refresh token is used once).
     async fn delete_token(&self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Failed logins recorded for a source address.
+    async fn auth_failures(&self, source: &str) -> Result<Option<AuthFailures>, StoreError>;
+    /// Records failed logins for a source address (kept until [`crate::auth::AUTH_BLOCK`] after
+    /// the last).
+    async fn put_auth_failures(&self, source: &str, failures: &AuthFailures) -> Result<(), StoreError>;
+    /// Forgets a source address's failures (a successful login).
+    async fn clear_auth_failures(&self, source: &str) -> Result<(), StoreError>;
 }
 
 /// Result of starting an idempotent request.

@@ -263,6 +263,11 @@ pub fn token(hash: &str) -> Key {
     (format!("TOKEN#{hash}"), "TOKEN".into())
 }
 
+/// A source address's failed logins.
+pub fn auth_failures(source: &str) -> Key {
+    (format!("AUTHFAIL#{source}"), "AUTHFAIL".into())
+}
+
 /// An idempotency record.
 pub fn idempotency(scope_key: &str) -> Key {
     (format!("IDEMP#{scope_key}"), "IDEMP".into())

@@ -1,7 +1,7 @@
 //! Auth table: tokens by hash (expiring through the table's TTL) and `Idempotency-Key` records.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::auth::TokenGrant;
+use domain::auth::{AuthFailures, TokenGrant};
 use domain::ports::{IdempotencyStart, IdempotencyStore, StoreError, TokenStore};
 use domain::services::idempotency::{IN_PROGRESS_LEASE, KEY_TTL};
 use domain::time::Timestamp;
@@ -46,6 +46,51 @@ impl TokenStore for DynamoStore {
             .map_err(|e| store_error("delete token", e))?;
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
+
+    async fn auth_failures(&self, source: &str) -> Result<Option<AuthFailures>, StoreError> {
+        match self.get("read failed logins", &self.tables.auth, keys::auth_failures(source)).await? {
+            Some(item) => {
+                let stored: AuthFailuresItem =
+                    items::from_item("failed logins", item).map_err(|e| corrupt("read failed logins", e))?;
+                Ok(Some(stored.failures))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn put_auth_failures(&self, source: &str, failures: &AuthFailures) -> Result<(), StoreError> {
+        let (pk, sk) = keys::auth_failures(source);
+        let expires_at = failures.last_at.plus(domain::auth::AUTH_BLOCK).as_unix_seconds();
+        let item = AuthFailuresItem { pk, sk, failures: *failures, expires_at };
+        self.client
+            .put_item()
+            .table_name(&self.tables.auth)
+            .set_item(Some(items::to_item("failed logins", &item).map_err(|e| corrupt("store failed logins", e))?))
+            .send()
+            .await
+            .map_err(|e| store_error("store failed logins", e))?;
+        Ok(())
+    }
+
+    async fn clear_auth_failures(&self, source: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.auth)
+            .set_key(Some(key_map(keys::auth_failures(source))))
+            .send()
+            .await
+            .map_err(|e| store_error("clear failed logins", e))?;
+        Ok(())
+    }
+}
+
+/// A source address's failed logins (TTL `expires_at`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct AuthFailuresItem {
+    pk: String,
+    sk: String,
+    failures: AuthFailures,
+    expires_at: i64,
 }
 
 impl IdempotencyStore for DynamoStore {
