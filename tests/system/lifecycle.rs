@@ -391,6 +391,18 @@ async fn when_a_session_is_transferred_to_the_platform_should_be_served_through_
     ok(&d.t.send_text(&d.admin, PLATFORM, "api", id, "Bot: your order ships today").await);
     let sent = d.t.wait_sent("Bot: your order ships today").await;
     assert_eq!(sent, json!({"from": DIRECT, "to": ALICE, "text": "Bot: your order ships today"}));
+    // the number's statistics count it as the platform's
+    let by_origin = eventually(SETTLE, "the platform's reply in the statistics", || async {
+        let list =
+            d.t.get("message_channel/list", &d.admin, &[("page", "1"), ("page_size", "10"), ("time_range", "all")])
+                .await;
+        let channel = list["list"][0]["id"].to_string();
+        let detail = d.t.get("message_channel/get", &d.admin, &[("id", &channel), ("time_range", "all")]).await;
+        let stats = detail["data"]["statistics"].as_array()?.iter().find(|s| s["number"] == DIRECT)?.clone();
+        (stats["by_origin"]["api"] == 1).then_some(stats["by_origin"].clone())
+    })
+    .await;
+    assert_eq!(by_origin, json!({"agent": 0, "api": 1, "campaign": 0}));
 
     // and the platform hands it back to an extension
     ok(&d.t.transfer(&d.admin, Some((PLATFORM, "api")), id, "extension", d.b.id).await);

@@ -126,8 +126,10 @@ fn stats_add(state: &mut State, delta: &StatsDelta) {
             domain::stats::Counter::Failed => c.failed += 1,
             domain::stats::Counter::Received => c.received += 1,
         }
-        if delta.origin == Origin::Agent {
-            c.agent += 1;
+        match delta.origin {
+            Origin::Agent => c.agent += 1,
+            Origin::Api => c.api += 1,
+            Origin::Customer => {}
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct Counters {
     pub received: u64,
     /// Of `sent + failed`, from agent replies.
     pub agent: u64,
+    /// Of `sent + failed`, from the third-party platform (`sender_type` 9).
+    #[serde(default)]
+    pub api: u64,
 }
 
 impl Counters {
@@ -74,6 +77,17 @@ impl Counters {
         self.failed += other.failed;
         self.received += other.received;
         self.agent += other.agent;
+        self.api += other.api;
+    }
+
+    /// The storage attribute of the origin breakdown counter an outbound message of `origin`
+    /// also moves (campaigns will add theirs).
+    pub fn origin_attribute(origin: Origin) -> Option<&'static str> {
+        match origin {
+            Origin::Agent => Some("agent"),
+            Origin::Api => Some("api"),
+            Origin::Customer => None,
+        }
     }
 }
 
@@ -143,7 +157,7 @@ mod tests {
 
     #[test]
     fn total_is_sent_plus_failed() {
-        let c = Counters { sent: 20, failed: 10, received: 8, agent: 30 };
+        let c = Counters { sent: 20, failed: 10, received: 8, agent: 30, api: 0 };
         assert_eq!(c.total(), 30);
     }
 }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use domain::events::LifecycleEvent;
 use domain::ids::{ChannelId, MessageId, SessionId};
 use domain::inbound::{self, InboundKey, InboundRecord};
-use domain::message::{Message, Origin, OutboundJob};
+use domain::message::{Message, OutboundJob};
 use domain::ports::{
     AssignmentChange, ChangeRecord, DeliveryResult, InactiveSessions, InboundCommit, InboundCommitOutcome, Inbox,
     InboxInsert, OutboundCommit, OutboundCommitOutcome, OutboundLedger, Outbox, OutboxEntry, SendClaim, SessionList,
@@ -72,21 +72,22 @@ fn update(table: &str, spec: UpdateSpec<'_>) -> Result<TransactWriteItem, StoreE
 /// The two statistics updates (the day and all time) of one increment.
 fn stats_updates(table: &str, delta: &StatsDelta) -> Result<Vec<TransactWriteItem>, StoreError> {
     let partition = keys::stats_partition(delta.channel_id, &delta.number);
-    let expression = if delta.origin == Origin::Agent { "ADD #c :one, #agent :one" } else { "ADD #c :one" };
+    let origin = Counters::origin_attribute(delta.origin);
+    let expression = if origin.is_some() { "ADD #c :one, #origin :one" } else { "ADD #c :one" };
     [keys::stats_day(&delta.at.utc_day()), keys::STATS_ALL.to_owned()]
         .into_iter()
         .map(|sk| {
+            let mut names = vec![("#c", delta.counter.as_str())];
+            if let Some(origin) = origin {
+                names.push(("#origin", origin));
+            }
             update(
                 table,
                 UpdateSpec {
                     key: (partition.clone(), sk),
                     expression,
                     condition: None,
-                    names: if delta.origin == Origin::Agent {
-                        vec![("#c", delta.counter.as_str()), ("#agent", "agent")]
-                    } else {
-                        vec![("#c", delta.counter.as_str())]
-                    },
+                    names,
                     values: vec![(":one", n(1))],
                 },
             )
@@ -929,7 +930,13 @@ impl Outbox for DynamoStore {
 
 fn counters_of(item: &Item) -> Counters {
     let get = |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Counters { sent: get("sent"), failed: get("failed"), received: get("received"), agent: get("agent") }
+    Counters {
+        sent: get("sent"),
+        failed: get("failed"),
+        received: get("received"),
+        agent: get("agent"),
+        api: get("api"),
+    }
 }
 
 impl StatsReader for DynamoStore {
@@ -974,20 +981,30 @@ mod tests {
     use domain::stats::Counter;
 
     #[test]
-    fn stats_updates_touch_the_day_and_all_time_with_the_agent_breakdown() {
+    fn stats_updates_touch_the_day_and_all_time_with_the_origin_breakdown() {
         let delta = StatsDelta {
             channel_id: ChannelId::new(1).unwrap(),
             number: "+14102161183".into(),
             at: Timestamp::parse_rfc3339("2026-11-21T05:00:00Z").unwrap(),
-            origin: Origin::Agent,
+            origin: domain::message::Origin::Agent,
             counter: Counter::Sent,
         };
         let updates = stats_updates("t", &delta).unwrap();
         assert_eq!(updates.len(), 2);
         let first = updates[0].update().unwrap();
-        assert_eq!(first.update_expression(), "ADD #c :one, #agent :one");
+        assert_eq!(first.update_expression(), "ADD #c :one, #origin :one");
+        let names = first.expression_attribute_names().unwrap();
+        assert_eq!((names["#c"].as_str(), names["#origin"].as_str()), ("sent", "agent"));
         assert_eq!(first.key().get("sk").unwrap().as_s().unwrap(), "DAY#2026-11-21");
         assert_eq!(updates[1].update().unwrap().key().get("sk").unwrap().as_s().unwrap(), "ALL");
+        let api = stats_updates("t", &StatsDelta { origin: domain::message::Origin::Api, ..delta.clone() }).unwrap();
+        assert_eq!(api[0].update().unwrap().expression_attribute_names().unwrap()["#origin"], "api");
+        let inbound = stats_updates(
+            "t",
+            &StatsDelta { origin: domain::message::Origin::Customer, counter: Counter::Received, ..delta },
+        )
+        .unwrap();
+        assert_eq!(inbound[0].update().unwrap().update_expression(), "ADD #c :one");
     }
 
     #[test]

@@ -478,7 +478,15 @@ pub fn detail_json(channel: &Channel, base_url: &str, per_number: &[(String, Cou
 }
 
 fn counters_json(number: &str, c: &Counters) -> Value {
-    json!({"number": number, "total": c.total(), "sent": c.sent, "failed": c.failed, "received": c.received})
+    json!({
+        "number": number,
+        "total": c.total(),
+        "sent": c.sent,
+        "failed": c.failed,
+        "received": c.received,
+        // Of total, by where the messages came from (campaigns come with the campaign issue).
+        "by_origin": {"agent": c.agent, "api": c.api, "campaign": 0},
+    })
 }
 
 /// One `message_channel/list` item: Yeastar's `sent` is every outbound attempt (Total),
