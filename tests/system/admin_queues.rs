@@ -100,3 +100,23 @@ async fn queues_are_updated_searched_and_deleted_only_when_nothing_needs_them() 
     let list = t.get("message_queue/list", &admin, &[("page", "1"), ("page_size", "10")]).await;
     assert_eq!(list["total_number"], 1, "{list}");
 }
+
+#[tokio::test]
+async fn the_plan_allows_sixteen_queues_by_default_and_refuses_the_seventeenth() {
+    let t = TestStack::start().await;
+    let admin = t.admin_token().await;
+    for i in 0..16 {
+        t.queue(&admin, &format!("Queue {i}"), "manual", &[]).await;
+    }
+    let refused = t
+        .post(
+            "message_queue/create",
+            Some(&admin),
+            &json!({"name": "One too many", "assignment_mode": "manual", "members": []}),
+        )
+        .await;
+    assert_eq!(refused["errcode"], 70084, "{refused}");
+    assert_eq!(refused["reason"], "queue_limit_reached");
+    let list = t.get("message_queue/list", &admin, &[("page", "1"), ("page_size", "100")]).await;
+    assert_eq!(list["total_number"], 16, "nothing was created: {list}");
+}

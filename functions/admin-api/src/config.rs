@@ -7,6 +7,9 @@ use domain::secret::Secret;
 use domain::services::tokens::AdminClient;
 use lambda_support::env::{ConfigError, optional, required};
 
+/// The plan size assumed when none is configured (the smallest tier).
+const DEFAULT_EXTENSION_CAPACITY: u32 = 50;
+
 /// This function's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -23,12 +26,15 @@ pub struct Config {
     pub endpoints: ProviderEndpoints,
     /// The event bus.
     pub event_bus_name: String,
+    /// The organisation's plan size in extensions (message-queue limits).
+    pub extension_capacity: u32,
 }
 
 impl Config {
     /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`,
     /// `PUBLIC_BASE_URL` (may be empty), `ADMIN_CLIENT_ID`, `ADMIN_CLIENT_SECRET`,
-    /// `ALLOW_HTTP_PROVIDER_URLS`, `EVENT_BUS_NAME`, optional `PROVIDER_API_BASE_URL`.
+    /// `ALLOW_HTTP_PROVIDER_URLS`, `EVENT_BUS_NAME`, optional `PROVIDER_API_BASE_URL` and
+    /// `EXTENSION_CAPACITY`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let secret = required("ADMIN_CLIENT_SECRET")?;
         if secret.len() < 16 {
@@ -58,6 +64,13 @@ impl Config {
             url_policy,
             endpoints: ProviderEndpoints::configured(optional("PROVIDER_API_BASE_URL").as_deref()),
             event_bus_name: required("EVENT_BUS_NAME")?,
+            extension_capacity: match optional("EXTENSION_CAPACITY") {
+                None => DEFAULT_EXTENSION_CAPACITY,
+                Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name: "EXTENSION_CAPACITY",
+                    reason: format!("'{v}' is not a whole number of extensions"),
+                })?,
+            },
         })
     }
 }

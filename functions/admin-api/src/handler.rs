@@ -2,7 +2,7 @@
 
 use domain::auth::AuthFailures;
 use domain::channel::{Channel, ChannelStatus, UrlPolicy};
-use domain::directory::{Extension, MessageQueue};
+use domain::directory::{Extension, MessageQueue, QueueLimits};
 use domain::ids::{ChannelId, ExtensionId, QueueId};
 use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success, templates};
 use domain::ports::{
@@ -47,6 +47,8 @@ pub struct Deps<S, R, K, H, E> {
     pub endpoints: ProviderEndpoints,
     /// The event bus (`channel.health_changed` of the check right after a create or update).
     pub events: E,
+    /// The organisation's plan size in extensions (sets the message-queue limits).
+    pub extension_capacity: u32,
 }
 
 /// The store ports this function uses.
@@ -159,6 +161,7 @@ fn admin_ports<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPubl
     deps: &Deps<S, R, K, H, E>,
 ) -> AdminPorts<'_, S, S, S, S, R, K> {
     AdminPorts {
+        queue_limits: QueueLimits::for_extension_capacity(deps.extension_capacity),
         sequences: &deps.store,
         channels: &deps.store,
         extensions: &deps.store,
@@ -854,6 +857,7 @@ mod tests {
             },
             public_base_url: Some("https://sms.example.com".into()),
             url_policy: UrlPolicy::HttpsOnly,
+            extension_capacity: 50,
             provider: ScriptedProvider::new(),
             endpoints: ProviderEndpoints::default(),
             events: InMemoryEvents::new(),
@@ -1258,6 +1262,32 @@ mod tests {
         let first =
             call(&deps, get("/openapi/v1.0/extension/list", issued["access_token"].as_str().unwrap(), &[])).await;
         assert_eq!(first["errcode"], 0, "{first}");
+    }
+
+    #[tokio::test]
+    async fn when_the_plan_s_queue_limits_are_reached_should_refuse_more_queues_and_agents() {
+        let deps = deps(); // 50 extensions: 16 queues of up to 25 agents
+        let token = admin_token(&deps).await;
+        let mut agents = Vec::new();
+        for n in 0..26 {
+            agents.push(json!({"extension_id": extension(&deps, &token, &format!("{}", 2000 + n)).await}));
+        }
+        let too_many = json!({"name": "Big", "assignment_mode": "manual", "members": agents});
+        let reply = call(&deps, post("/openapi/v1.0/message_queue/create", &token, &too_many, &[])).await;
+        assert_eq!(reply["errcode"], 40002, "{reply}");
+        assert!(reply.to_string().contains("at most 25 agents"), "{reply}");
+        for i in 0..16 {
+            let body = json!({"name": format!("Q{i}"), "assignment_mode": "manual", "members": []});
+            let reply = call(&deps, post("/openapi/v1.0/message_queue/create", &token, &body, &[])).await;
+            assert_eq!(reply["errcode"], 0, "{reply}");
+        }
+        let body = json!({"name": "Q16", "assignment_mode": "manual", "members": []});
+        let reply = call(&deps, post("/openapi/v1.0/message_queue/create", &token, &body, &[])).await;
+        assert_eq!(reply["errcode"], 70084, "{reply}");
+        assert_eq!(reply["reason"], "queue_limit_reached");
+        let update = json!({"id": 1, "members": too_many["members"]});
+        let reply = call(&deps, post("/openapi/v1.0/message_queue/update", &token, &update, &[])).await;
+        assert_eq!(reply["errcode"], 40002, "an update is held to the same agent limit: {reply}");
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ async fn main() -> Result<(), Error> {
         admin: config.admin,
         public_base_url: config.public_base_url,
         url_policy: config.url_policy,
+        extension_capacity: config.extension_capacity,
         provider: ReqwestProvider::new()?,
         endpoints: config.endpoints,
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),

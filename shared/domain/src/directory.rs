@@ -147,3 +147,39 @@ impl MessageQueue {
         self.members.contains(&ext)
     }
 }
+
+/// Message-queue limits by the organisation's extension capacity (the plan's "Maximum Number of
+/// Extensions" N, seed 000 L2531-2533): N ≤ 50 → 16 queues of up to 25 agents; 50 < N ≤ 200 →
+/// 32 / 60; N > 200 → 64 / 120.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Queues at most.
+    pub max_queues: usize,
+    /// Agents per queue at most.
+    pub max_agents: usize,
+}
+
+impl QueueLimits {
+    /// The tier of an extension capacity.
+    pub fn for_extension_capacity(capacity: u32) -> Self {
+        match capacity {
+            0..=50 => Self { max_queues: 16, max_agents: 25 },
+            51..=200 => Self { max_queues: 32, max_agents: 60 },
+            _ => Self { max_queues: 64, max_agents: 120 },
+        }
+    }
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+
+    #[test]
+    fn the_tiers_follow_the_seed_table() {
+        let at = |n| QueueLimits::for_extension_capacity(n);
+        assert_eq!(at(50), QueueLimits { max_queues: 16, max_agents: 25 });
+        assert_eq!(at(51), QueueLimits { max_queues: 32, max_agents: 60 });
+        assert_eq!(at(200), QueueLimits { max_queues: 32, max_agents: 60 });
+        assert_eq!(at(201), QueueLimits { max_queues: 64, max_agents: 120 });
+    }
+}

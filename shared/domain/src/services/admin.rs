@@ -4,7 +4,7 @@
 
 use crate::auth;
 use crate::channel::{Channel, ChannelStatus, Destination, Member, NumberRule};
-use crate::directory::{Extension, MessageQueue, QueueManager};
+use crate::directory::{Extension, MessageQueue, QueueLimits, QueueManager};
 use crate::ids::{ChannelId, ExtensionId, QueueId, Sequence, WebhookToken};
 use crate::openapi::channels::{ChannelDraft, ChannelUpdate};
 use crate::openapi::directory::{ExtensionDraft, ExtensionUpdate, QueueDraft};
@@ -35,6 +35,8 @@ impl From<ApiError> for AdminError {
 
 /// The ports administration uses.
 pub struct AdminPorts<'a, N, W, X, Q, R, K> {
+    /// Message-queue limits of the organisation's plan.
+    pub queue_limits: QueueLimits,
     /// Id sequences.
     pub sequences: &'a N,
     /// Channel storage.
@@ -273,8 +275,20 @@ fn duplicate_number(draft: &ExtensionDraft) -> ApiError {
     )
 }
 
-/// Every agent and manager extension of a queue draft must exist.
-async fn check_queue_references<X: ExtensionDirectory>(extensions: &X, draft: &QueueDraft) -> Result<(), AdminError> {
+/// Every agent and manager extension of a queue draft must exist, and the agents fit the plan.
+async fn check_queue_references<X: ExtensionDirectory>(
+    extensions: &X,
+    limits: QueueLimits,
+    draft: &QueueDraft,
+) -> Result<(), AdminError> {
+    if draft.members.len() > limits.max_agents {
+        return Err(ApiError::field(
+            "members",
+            "length",
+            format!("a message queue has at most {} agents on this plan", limits.max_agents),
+        )
+        .into());
+    }
     let mut missing = Vec::new();
     for (i, ext) in draft.members.iter().enumerate() {
         if extensions.extension(*ext).await?.is_none() {
@@ -310,7 +324,19 @@ where
     Q: QueueDirectory,
     K: Clock,
 {
-    check_queue_references(ports.extensions, &draft).await?;
+    check_queue_references(ports.extensions, ports.queue_limits, &draft).await?;
+    let existing = ports.queues.queues().await?.len();
+    if existing >= ports.queue_limits.max_queues {
+        return Err(ApiError::new(
+            ErrCode::ActionForbidden,
+            format!(
+                "this plan allows {} message queues and all are in use; delete one first",
+                ports.queue_limits.max_queues
+            ),
+        )
+        .with_reason("queue_limit_reached")
+        .into());
+    }
     let id = QueueId::new(allocate(ports.sequences, Sequence::Queue).await?)
         .map_err(|e| StoreError::permanent("allocate queue id", e))?;
     let queue = MessageQueue {
@@ -337,7 +363,7 @@ where
     X: ExtensionDirectory,
     Q: QueueDirectory,
 {
-    check_queue_references(ports.extensions, &draft).await?;
+    check_queue_references(ports.extensions, ports.queue_limits, &draft).await?;
     let after = MessageQueue {
         id: before.id,
         name: draft.name,
