@@ -304,6 +304,14 @@ async fn revoke<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPub
 
 // ---------------------------------------------------------------- channels
 
+/// The `id` of an update's JSON body (`what` names the kind in the error).
+fn body_id<T>(body: &Value, what: &str, make: fn(u64) -> Result<T, domain::ids::InvalidId>) -> Result<T, Failure> {
+    match body.get("id").and_then(Value::as_u64).map(make) {
+        Some(Ok(id)) => Ok(id),
+        _ => Err(ApiError::field("id", "required", format!("the {what} id (a positive integer) is required")).into()),
+    }
+}
+
 fn id_param<T>(req: &ApiRequest, name: &str, make: fn(u64) -> Result<T, domain::ids::InvalidId>) -> Result<T, Failure> {
     let query = req.query_value();
     let mut f = Fields::new(&query);
@@ -352,10 +360,10 @@ async fn channel_create<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: 
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
     let draft = channels::parse_create(&req.json_body()?, deps.url_policy)?;
-    let id = create_channel(&admin_ports(deps), draft).await.map_err(admin_failure)?;
-    tracing::info!(channel_id = %id, "message channel created");
-    check_health_now(deps, id).await;
-    Ok(success(json!({"id": id})))
+    let channel = create_channel(&admin_ports(deps), draft).await.map_err(admin_failure)?;
+    tracing::info!(channel_id = %channel.id, "message channel created");
+    check_health_now(deps, &channel).await;
+    Ok(success(json!({"id": channel.id})))
 }
 
 async fn channel_update<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
@@ -364,17 +372,14 @@ async fn channel_update<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: 
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
     let body = req.json_body()?;
-    let id = match body.get("id").and_then(Value::as_u64).map(ChannelId::new) {
-        Some(Ok(id)) => id,
-        _ => return Err(ApiError::field("id", "required", "the channel id (a positive integer) is required").into()),
-    };
+    let id = body_id(&body, "channel", ChannelId::new)?;
     let before = existing_channel(deps, id).await?;
     let update = channels::parse_update(&body, &before, deps.url_policy)?;
     let after = update_channel(&admin_ports(deps), &before, update).await.map_err(admin_failure)?;
     tracing::info!(channel_id = %id, webhook_changed = after.webhook_token != before.webhook_token, "message channel updated");
     if after.status == ChannelStatus::NotChecked {
         // New credentials: check them now rather than at the next scheduled run.
-        check_health_now(deps, id).await;
+        check_health_now(deps, &after).await;
     }
     Ok(success(json!({})))
 }
@@ -383,16 +388,9 @@ async fn channel_update<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: 
 /// change is already stored: a failed check is logged and left to the channel-health job.
 async fn check_health_now<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
     deps: &Deps<S, R, K, H, E>,
-    id: ChannelId,
+    channel: &Channel,
 ) {
-    let channel = match deps.store.channel(id).await {
-        Ok(Some(channel)) => channel,
-        Ok(None) => return,
-        Err(error) => {
-            tracing::warn!(channel_id = %id, error = %error, "could not read the channel to check it");
-            return;
-        }
-    };
+    let id = channel.id;
     let ports = HealthPorts {
         channels: &deps.store,
         ledger: &deps.store,
@@ -402,7 +400,7 @@ async fn check_health_now<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E
         clock: &deps.clock,
         endpoints: &deps.endpoints,
     };
-    match check_now(&ports, &channel).await {
+    match check_now(&ports, channel).await {
         Ok(status) => tracing::info!(channel_id = %id, status = status.map(|s| s.as_str()), "channel checked"),
         Err(error) => {
             tracing::warn!(channel_id = %id, error = %error, "channel check failed; the channel-health job retries")
@@ -594,10 +592,7 @@ async fn extension_update<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
     let body = req.json_body()?;
-    let id = match body.get("id").and_then(Value::as_u64).map(ExtensionId::new) {
-        Some(Ok(id)) => id,
-        _ => return Err(ApiError::field("id", "required", "the extension id (a positive integer) is required").into()),
-    };
+    let id = body_id(&body, "extension", ExtensionId::new)?;
     let before = existing_extension(&deps.store, id).await?;
     let update = directory::parse_extension_update(&body, &before)?;
     let password_changed = update.user_password.is_some();
@@ -632,11 +627,11 @@ async fn extension_list<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: 
 
 // ---------------------------------------------------------------- WhatsApp templates
 
-async fn whatsapp_channel<S: AdminStore>(store: &S, id: ChannelId) -> Result<domain::channel::Channel, Failure> {
-    let channel = store
-        .channel(id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("message channel {id} does not exist")))?;
+async fn whatsapp_channel<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPublisher>(
+    deps: &Deps<S, R, K, H, E>,
+    id: ChannelId,
+) -> Result<Channel, Failure> {
+    let channel = existing_channel(deps, id).await?;
     if channel.provider() != domain::channel::Provider::WhatsApp {
         return Err(ApiError::field(
             "omnichannel_id",
@@ -654,7 +649,7 @@ async fn whatsapp_templates<S: AdminStore, R: Random, K: Clock, H: ProviderHttp,
 ) -> Result<Value, Failure> {
     req.require_method("GET")?;
     let query = templates::parse_template_query(&req.query_value())?;
-    whatsapp_channel(&deps.store, query.channel).await?;
+    whatsapp_channel(deps, query.channel).await?;
     let stored = deps.store.templates(query.channel).await?;
     Ok(success(templates::template_page_json(&query, stored)))
 }
@@ -672,7 +667,7 @@ async fn whatsapp_template_sync<S: AdminStore, R: Random, K: Clock, H: ProviderH
         .and_then(|v| u64::try_from(v).ok())
         .and_then(|v| ChannelId::new(v).ok())
         .ok_or_else(|| ApiError::field("omnichannel_id", "format", "must be a positive integer channel id"))?;
-    let channel = whatsapp_channel(&deps.store, id).await?;
+    let channel = whatsapp_channel(deps, id).await?;
     let ports = TemplateSyncPorts {
         channels: &deps.store,
         store: &deps.store,
@@ -777,10 +772,7 @@ async fn queue_update<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: Ev
 ) -> Result<Value, Failure> {
     req.require_method("POST")?;
     let body = req.json_body()?;
-    let id = match body.get("id").and_then(Value::as_u64).map(QueueId::new) {
-        Some(Ok(id)) => id,
-        _ => return Err(ApiError::field("id", "required", "the queue id (a positive integer) is required").into()),
-    };
+    let id = body_id(&body, "queue", QueueId::new)?;
     let before = existing_queue(&deps.store, id).await?;
     let draft = directory::parse_queue_update(&body, &before)?;
     update_queue(&admin_ports(deps), &before, draft).await.map_err(admin_failure)?;

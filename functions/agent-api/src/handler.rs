@@ -991,7 +991,7 @@ mod tests {
             over_limit: 0,
             invalid: 0,
         };
-        deps.store.replace_templates(whatsapp_id(), &[stored], &sync).await.unwrap();
+        deps.store.replace_templates(whatsapp_id(), &[], &[stored], &sync).await.unwrap();
         deps
     }
 

@@ -446,7 +446,7 @@ mod tests {
             invalid: 0,
         };
         deps.store
-            .replace_templates(channel_id, &[StoredTemplate { id: 579, channel_id, template }], &sync)
+            .replace_templates(channel_id, &[], &[StoredTemplate { id: 579, channel_id, template }], &sync)
             .await
             .unwrap();
         // the customer writes on WhatsApp (session 1, extension 7's)

@@ -1099,11 +1099,14 @@ impl TemplateStore for InMemoryStore {
     async fn replace_templates(
         &self,
         channel: ChannelId,
+        previous: &[StoredTemplate],
         templates: &[StoredTemplate],
         sync: &TemplateSync,
     ) -> Result<(), StoreError> {
         let mut s = lock(&self.state);
-        s.templates.retain(|(c, _), _| *c != channel);
+        for gone in previous.iter().filter(|p| !templates.iter().any(|t| t.id == p.id)) {
+            s.templates.remove(&(channel, gone.id));
+        }
         for t in templates {
             s.templates.insert((channel, t.id), t.clone());
         }

@@ -7,7 +7,7 @@ use domain::inbound::InboundJob;
 use domain::message::OutboundJob;
 use domain::pacing::MAX_QUEUE_DELAY_SECONDS;
 use domain::ports::{InboundQueue, OutboundQueue, SlaTimers, StoreError};
-use domain::sla::{MAX_TIMER_DELAY, SlaTimer};
+use domain::sla::SlaTimer;
 
 /// A standard SQS queue (per-message delays need a standard queue, not FIFO).
 #[derive(Debug, Clone)]
@@ -82,8 +82,8 @@ impl OutboundQueue for SqsQueues {
 impl SlaTimers for SqsQueue {
     async fn start_timer(&self, timer: &SlaTimer, delay: Duration) -> Result<(), StoreError> {
         let body = serde_json::to_string(timer).map_err(|e| StoreError::permanent("encode SLA timer", e))?;
-        let delay = u32::try_from(delay.min(MAX_TIMER_DELAY).as_secs()).unwrap_or(0);
-        self.send("start SLA timer", body, delay).await
+        // `send` caps the delay at the SQS maximum.
+        self.send("start SLA timer", body, u32::try_from(delay.as_secs()).unwrap_or(u32::MAX)).await
     }
 }
 

@@ -692,10 +692,12 @@ pub trait TemplateStore {
     async fn templates(&self, channel: ChannelId) -> Result<Vec<StoredTemplate>, StoreError>;
     /// The channel's last sync, if any.
     async fn template_sync(&self, channel: ChannelId) -> Result<Option<TemplateSync>, StoreError>;
-    /// Makes `templates` the channel's whole set (others are removed) and records `sync`.
+    /// Makes `templates` the channel's whole set and records `sync`: the ones of `previous` (the
+    /// set as read before) that are not in it are removed.
     async fn replace_templates(
         &self,
         channel: ChannelId,
+        previous: &[StoredTemplate],
         templates: &[StoredTemplate],
         sync: &TemplateSync,
     ) -> Result<(), StoreError>;

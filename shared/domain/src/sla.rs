@@ -368,7 +368,7 @@ impl SlaNotice {
 }
 
 /// Longest delay one queue message can carry (SQS `DelaySeconds` maximum).
-pub const MAX_TIMER_DELAY: Duration = Duration::from_secs(900);
+pub const MAX_TIMER_DELAY: Duration = Duration::from_secs(crate::pacing::MAX_QUEUE_DELAY_SECONDS as u64);
 
 /// The per-session breach timer's message: check this offer when it is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! [`TemplateStore`] over the directory table: one partition per WhatsApp channel
 //! (`WATPL#{channel}`) holding its templates (`TPL#{id}`, the template as JSON) and the last
 //! sync (`SYNC`). Reads are one key-range query; a replacement writes the new set, deletes the
-//! templates no longer listed, then records the sync (each step idempotent, so a retried sync
+//! templates of the previous set no longer listed, then records the sync (each step idempotent, so a retried sync
 //! converges).
 
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
@@ -123,10 +123,10 @@ impl TemplateStore for DynamoStore {
     async fn replace_templates(
         &self,
         channel: ChannelId,
+        previous: &[StoredTemplate],
         templates: &[StoredTemplate],
         sync: &TemplateSync,
     ) -> Result<(), StoreError> {
-        let existing = self.templates(channel).await?;
         let mut writes = Vec::new();
         for t in templates {
             let (pk, sk) = template_key(channel, t.id);
@@ -141,7 +141,7 @@ impl TemplateStore for DynamoStore {
             let put = PutRequest::builder().set_item(Some(item)).build().map_err(|e| corrupt("write templates", e))?;
             writes.push(WriteRequest::builder().put_request(put).build());
         }
-        for gone in existing.iter().filter(|e| !templates.iter().any(|t| t.id == e.id)) {
+        for gone in previous.iter().filter(|e| !templates.iter().any(|t| t.id == e.id)) {
             let delete = DeleteRequest::builder()
                 .set_key(Some(key_map(template_key(channel, gone.id))))
                 .build()

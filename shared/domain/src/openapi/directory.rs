@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::directory::{AssignmentMode, Extension, MessageQueue, QueueManager, SlaSettings};
 use crate::ids::{ExtensionId, ExtensionNumber};
-use crate::openapi::{ApiError, Fields};
+use crate::openapi::{ApiError, Fields, overlay_update};
 use crate::secret::Secret;
 use crate::services::sla::SlaReport;
 use crate::sla::{AlarmChange, SlaFigure};
@@ -99,7 +99,7 @@ pub fn parse_extension_create(body: &Value) -> Result<ExtensionDraft, ApiError> 
 /// Parses and validates our `extension/update`: `id` plus any field of create; left-out fields
 /// keep their values, `user_password` changes the agent's login when given.
 pub fn parse_extension_update(body: &Value, before: &Extension) -> Result<ExtensionUpdate, ApiError> {
-    let mut merged = json!({
+    let stored = json!({
         "number": before.number.as_str(),
         "caller_id_name": before.caller_id_name,
         "first_name": before.first_name,
@@ -107,14 +107,7 @@ pub fn parse_extension_update(body: &Value, before: &Extension) -> Result<Extens
         "email_addr": before.email_addr,
         "mobile_number": before.mobile_number,
     });
-    if let (Some(target), Some(given)) = (merged.as_object_mut(), body.as_object()) {
-        for (k, v) in given {
-            if k != "id" {
-                target.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    parse_extension(&merged, false)
+    parse_extension(&overlay_update(stored, body), false)
 }
 
 fn looks_like_email(s: &str) -> bool {
@@ -267,7 +260,7 @@ pub fn parse_queue_update(body: &Value, before: &MessageQueue) -> Result<QueueDr
             QueueManager::Email(e) => json!({"email": e}),
         })
         .collect();
-    let mut merged = json!({
+    let stored = json!({
         "name": before.name,
         "assignment_mode": before.assignment_mode.as_str(),
         "members": before.members.iter().map(|m| json!({"extension_id": m})).collect::<Vec<_>>(),
@@ -276,14 +269,7 @@ pub fn parse_queue_update(body: &Value, before: &MessageQueue) -> Result<QueueDr
         "alarm_threshold": before.sla.alarm_threshold_percent,
         "managers": managers,
     });
-    if let (Some(target), Some(given)) = (merged.as_object_mut(), body.as_object()) {
-        for (k, v) in given {
-            if k != "id" {
-                target.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    parse_queue_create(&merged)
+    parse_queue_create(&overlay_update(stored, body))
 }
 
 /// `message_queue/get` `data`: members carry the extension's number and caller ID name, managers

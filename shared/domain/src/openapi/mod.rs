@@ -329,6 +329,19 @@ pub fn query_object<'q>(pairs: impl IntoIterator<Item = (&'q str, &'q str)>) -> 
     Value::Object(map)
 }
 
+/// An update's request merged onto the stored value's create request: every field of `changes`
+/// but `id` replaces the stored one (left-out fields keep their values).
+pub(crate) fn overlay_update(mut base: Value, changes: &Value) -> Value {
+    if let (Some(target), Some(given)) = (base.as_object_mut(), changes.as_object()) {
+        for (k, v) in given {
+            if k != "id" {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    base
+}
+
 /// Parses a comma-separated id list (`ids=3,4`).
 pub fn parse_id_list(text: &str) -> Option<Vec<u64>> {
     text.split(',').map(|p| p.trim().parse::<u64>().ok().filter(|v| *v > 0)).collect()

@@ -5,9 +5,9 @@
 use crate::auth;
 use crate::channel::{Channel, ChannelStatus, Destination, Member, NumberRule};
 use crate::directory::{Extension, MessageQueue, QueueLimits, QueueManager};
-use crate::ids::{ChannelId, ExtensionId, QueueId, Sequence, WebhookToken};
+use crate::ids::{ChannelId, ExtensionId, ExtensionNumber, QueueId, Sequence, WebhookToken};
 use crate::openapi::channels::{ChannelDraft, ChannelUpdate};
-use crate::openapi::directory::{ExtensionDraft, ExtensionUpdate, QueueDraft};
+use crate::openapi::directory::{ExtensionDraft, ExtensionProfile, ExtensionUpdate, QueueDraft};
 use crate::openapi::{ApiError, ErrCode, FieldError};
 use crate::ports::{
     ChannelConflict, ChannelReader, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, InactiveSessions,
@@ -55,11 +55,11 @@ async fn allocate(sequences: &impl Sequences, sequence: Sequence) -> Result<u64,
     sequences.next_id(sequence).await
 }
 
-/// Creates a channel from a validated draft.
+/// Creates a channel from a validated draft; returns it as stored.
 pub async fn create_channel<N, W, X, Q, R, K>(
     ports: &AdminPorts<'_, N, W, X, Q, R, K>,
     draft: ChannelDraft,
-) -> Result<ChannelId, AdminError>
+) -> Result<Channel, AdminError>
 where
     N: Sequences,
     W: ChannelWriter,
@@ -92,7 +92,7 @@ where
     };
     for _ in 0..3 {
         match ports.channels.insert_channel(&channel).await? {
-            Ok(()) => return Ok(id),
+            Ok(()) => return Ok(channel),
             Err(ChannelConflict::TokenTaken) => {
                 channel.webhook_token = WebhookToken::from_random_bytes(ports.random.bytes::<16>())
             }
@@ -244,35 +244,35 @@ where
     K: Clock,
 {
     if ports.extensions.extension_by_number(&draft.profile.number).await?.is_some() {
-        return Err(duplicate_number(&draft).into());
+        return Err(duplicate_number(&draft.profile.number).into());
     }
     let password_hash = auth::hash_password(&draft.user_password, ports.random.bytes::<16>())
         .map_err(|e| StoreError::permanent("hash password", e))?;
     let id = ExtensionId::new(allocate(ports.sequences, Sequence::Extension).await?)
         .map_err(|e| StoreError::permanent("allocate extension id", e))?;
-    let ext = Extension {
-        id,
-        number: draft.profile.number.clone(),
-        caller_id_name: draft.profile.caller_id_name.clone(),
-        first_name: draft.profile.first_name.clone(),
-        last_name: draft.profile.last_name.clone(),
-        email_addr: draft.profile.email_addr.clone(),
-        mobile_number: draft.profile.mobile_number.clone(),
-        password_hash,
-        created_at: ports.clock.now(),
-    };
+    let ext = extension_of(id, draft.profile, password_hash, ports.clock.now());
     match ports.extensions.insert_extension(&ext).await? {
         Ok(()) => Ok(id),
-        Err(ExtensionConflict::NumberTaken) => Err(duplicate_number(&draft).into()),
+        Err(ExtensionConflict::NumberTaken) => Err(duplicate_number(&ext.number).into()),
     }
 }
 
-fn duplicate_number(draft: &ExtensionDraft) -> ApiError {
-    ApiError::duplicate(
-        "number",
-        draft.profile.number.as_str(),
-        format!("extension number {} is already in use", draft.profile.number),
-    )
+fn extension_of(id: ExtensionId, profile: ExtensionProfile, password_hash: String, created_at: Timestamp) -> Extension {
+    Extension {
+        id,
+        number: profile.number,
+        caller_id_name: profile.caller_id_name,
+        first_name: profile.first_name,
+        last_name: profile.last_name,
+        email_addr: profile.email_addr,
+        mobile_number: profile.mobile_number,
+        password_hash,
+        created_at,
+    }
+}
+
+fn duplicate_number(number: &ExtensionNumber) -> ApiError {
+    ApiError::duplicate("number", number.as_str(), format!("extension number {number} is already in use"))
 }
 
 /// Every agent and manager extension of a queue draft must exist, and the agents fit the plan.
@@ -432,25 +432,10 @@ where
             .map_err(|e| StoreError::permanent("hash password", e))?,
         None => before.password_hash.clone(),
     };
-    let after = Extension {
-        id: before.id,
-        number: update.profile.number,
-        caller_id_name: update.profile.caller_id_name,
-        first_name: update.profile.first_name,
-        last_name: update.profile.last_name,
-        email_addr: update.profile.email_addr,
-        mobile_number: update.profile.mobile_number,
-        password_hash,
-        created_at: before.created_at,
-    };
+    let after = extension_of(before.id, update.profile, password_hash, before.created_at);
     match ports.extensions.replace_extension(before, &after).await? {
         Ok(()) => Ok(after),
-        Err(ExtensionConflict::NumberTaken) => Err(ApiError::duplicate(
-            "number",
-            after.number.as_str(),
-            format!("extension number {} is already in use", after.number),
-        )
-        .into()),
+        Err(ExtensionConflict::NumberTaken) => Err(duplicate_number(&after.number).into()),
     }
 }
 

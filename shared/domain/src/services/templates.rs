@@ -153,7 +153,7 @@ where
         over_limit: selection.over_limit,
         invalid: selection.invalid.len(),
     };
-    ports.store.replace_templates(channel.id, &kept, &sync).await?;
+    ports.store.replace_templates(channel.id, &existing, &kept, &sync).await?;
     info!(channel_id = %channel.id, kept = sync.kept, not_approved = sync.not_approved, catalog = sync.catalog, over_limit = sync.over_limit, invalid = sync.invalid, "WhatsApp templates synchronised");
     Ok(sync)
 }
