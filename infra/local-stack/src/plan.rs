@@ -14,7 +14,8 @@ use crate::template::Template;
 
 /// Resource types that are accepted but have nothing to emulate locally, each with the reason.
 /// Add a type here only when the template uses it.
-pub const IGNORED_RESOURCE_TYPES: &[(&str, &str)] = &[];
+pub const IGNORED_RESOURCE_TYPES: &[(&str, &str)] =
+    &[("AWS::SQS::QueuePolicy", "the emulator's queues accept messages from every local sender")];
 
 /// SAM's default function timeout in seconds.
 const DEFAULT_TIMEOUT_SECONDS: u64 = 3;
@@ -161,6 +162,9 @@ pub struct Plan {
     pub http_apis: Vec<HttpApiBinding>,
     /// Every `AWS::SES::EmailIdentity` (the emulator accepts mail only from verified senders).
     pub email_identities: Vec<EmailIdentityBinding>,
+    /// Every `AWS::KMS::Key`, `AWS::S3::Bucket` and `AWS::Events::Rule`: resources created in the
+    /// emulator as they are, in dependency order with the tables, queues and buses.
+    pub others: Vec<OtherBinding>,
     /// Resources accepted through [`IGNORED_RESOURCE_TYPES`]: `(logical id, type)`.
     pub ignored: Vec<(String, String)>,
 }
@@ -318,6 +322,30 @@ pub struct EventBusBinding {
     pub properties: Value,
 }
 
+/// What an [`OtherBinding`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherKind {
+    /// `AWS::KMS::Key`.
+    KmsKey,
+    /// `AWS::S3::Bucket` (`BucketName`, or prefix + logical id, lower-cased).
+    Bucket,
+    /// `AWS::Events::Rule` with an `EventPattern` and SQS queue targets.
+    Rule,
+}
+
+/// A KMS key, an S3 bucket or an EventBridge rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherBinding {
+    /// Logical id.
+    pub logical_id: String,
+    /// What it is.
+    pub kind: OtherKind,
+    /// The template's name for it (`BucketName`, `Name`), if it gives one.
+    pub name: Option<String>,
+    /// The unresolved `Properties`.
+    pub properties: Value,
+}
+
 /// An HTTP API (all are served by the one local gateway).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpApiBinding {
@@ -363,6 +391,7 @@ pub fn plan_template(
         event_buses: Vec::new(),
         http_apis: Vec::new(),
         email_identities: Vec::new(),
+        others: Vec::new(),
         ignored: Vec::new(),
     };
     for (logical_id, resource) in template.resources() {
@@ -435,6 +464,24 @@ pub fn plan_template(
                     location: format!("Resources.{logical_id}.Properties.EmailIdentity"),
                     reason: "missing EmailIdentity".to_owned(),
                 })?,
+            }),
+            "AWS::KMS::Key" => plan.others.push(OtherBinding {
+                logical_id: logical_id.clone(),
+                kind: OtherKind::KmsKey,
+                name: None,
+                properties,
+            }),
+            "AWS::S3::Bucket" => plan.others.push(OtherBinding {
+                logical_id: logical_id.clone(),
+                kind: OtherKind::Bucket,
+                name: name_of("BucketName")?,
+                properties,
+            }),
+            "AWS::Events::Rule" => plan.others.push(OtherBinding {
+                logical_id: logical_id.clone(),
+                kind: OtherKind::Rule,
+                name: name_of("Name")?,
+                properties,
             }),
             other => {
                 if IGNORED_RESOURCE_TYPES.iter().any(|(t, _)| *t == other) {

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 
-use crate::plan::{Plan, PlanError};
+use crate::plan::{OtherKind, Plan, PlanError};
 use crate::resolve::{Physical, Resolver, referenced_resources, scalar_string};
 
 /// Credentials every local client (and every function process) uses.
@@ -59,6 +59,10 @@ pub struct AwsClients {
     pub events: aws_sdk_eventbridge::Client,
     /// SES (v2).
     pub ses: aws_sdk_sesv2::Client,
+    /// KMS.
+    pub kms: aws_sdk_kms::Client,
+    /// S3 (path-style addressing: the emulator is one host).
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl AwsClients {
@@ -70,6 +74,10 @@ impl AwsClients {
             sqs: aws_sdk_sqs::Client::new(&config),
             events: aws_sdk_eventbridge::Client::new(&config),
             ses: aws_sdk_sesv2::Client::new(&config),
+            kms: aws_sdk_kms::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
+            ),
         }
     }
 }
@@ -112,6 +120,7 @@ enum Kind {
     Table,
     Queue,
     Bus,
+    Other(OtherKind),
 }
 
 /// Creates every table, queue and bus of `plan` and records them in `resolver`.
@@ -130,6 +139,9 @@ pub async fn provision(
     }
     for b in &plan.event_buses {
         pending.insert(b.logical_id.clone(), (Kind::Bus, &b.properties));
+    }
+    for o in &plan.others {
+        pending.insert(o.logical_id.clone(), (Kind::Other(o.kind), &o.properties));
     }
     for identity in &plan.email_identities {
         // Local stand-in for SES verification: the emulator only sends from verified senders.
@@ -180,6 +192,15 @@ pub async fn provision(
                     let name = plan.event_buses.iter().find(|b| b.logical_id == id).and_then(|b| b.bus_name.as_deref());
                     let name = physical_name(prefix, name, &id);
                     create_event_bus(&clients.events, &id, &name).await?
+                }
+                Kind::Other(other) => {
+                    let name = plan.others.iter().find(|o| o.logical_id == id).and_then(|o| o.name.as_deref());
+                    let name = physical_name(prefix, name, &id);
+                    match other {
+                        OtherKind::KmsKey => create_kms_key(&clients.kms, &id, &name, &resolved).await?,
+                        OtherKind::Bucket => create_bucket(&clients.s3, &id, &name).await?,
+                        OtherKind::Rule => create_rule(&clients.events, &id, &name, &resolved).await?,
+                    }
                 }
             };
             tracing::debug!(logical_id = %id, ?physical, "provisioned");
@@ -421,4 +442,133 @@ async fn create_event_bus(
         reason: "the emulator returned no event bus ARN".to_owned(),
     })?;
     Ok(Physical::EventBus { name: name.to_owned(), arn })
+}
+
+/// A KMS key, found again through its alias `alias/<physical name>` when provisioning reruns.
+async fn create_kms_key(
+    client: &aws_sdk_kms::Client,
+    id: &str,
+    name: &str,
+    props: &Value,
+) -> Result<Physical, ProvisionError> {
+    let alias: String = format!(
+        "alias/{}",
+        name.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+            .collect::<String>()
+    );
+    let metadata = match client.describe_key().key_id(&alias).send().await {
+        Ok(found) => found.key_metadata,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+            let mut request = client.create_key();
+            if let Some(description) = props.get("Description").and_then(Value::as_str) {
+                request = request.description(description);
+            }
+            let created = request.send().await.map_err(|e| aws_error("CreateKey", id, e))?.key_metadata;
+            if let Some(key) = &created {
+                client
+                    .create_alias()
+                    .alias_name(&alias)
+                    .target_key_id(&key.key_id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("CreateAlias", id, e))?;
+            }
+            created
+        }
+        Err(err) => return Err(aws_error("DescribeKey", id, err)),
+    };
+    let metadata = metadata.ok_or_else(|| ProvisionError::Invalid {
+        resource: id.to_owned(),
+        reason: "the emulator returned no key metadata".to_owned(),
+    })?;
+    let arn = metadata
+        .arn
+        .clone()
+        .unwrap_or_else(|| format!("arn:aws:kms:us-east-1:{}:key/{}", crate::resolve::ACCOUNT_ID, metadata.key_id));
+    Ok(Physical::KmsKey { id: metadata.key_id, arn })
+}
+
+/// S3 bucket names are lower case, 3-63 characters of letters, digits, `-` and `.`.
+fn bucket_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    out.truncate(63);
+    while out.len() < 3 {
+        out.push('0');
+    }
+    out
+}
+
+async fn create_bucket(client: &aws_sdk_s3::Client, id: &str, name: &str) -> Result<Physical, ProvisionError> {
+    let name = bucket_name(name);
+    match client.create_bucket().bucket(&name).send().await {
+        Ok(_) => {}
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()) => {}
+        Err(err) => return Err(aws_error("CreateBucket", id, err)),
+    }
+    Ok(Physical::Bucket { name })
+}
+
+/// An `AWS::Events::Rule`: its pattern on its bus, and its targets (SQS queues locally).
+async fn create_rule(
+    client: &aws_sdk_eventbridge::Client,
+    id: &str,
+    name: &str,
+    props: &Value,
+) -> Result<Physical, ProvisionError> {
+    let invalid = |reason: &str| ProvisionError::Invalid { resource: id.to_owned(), reason: reason.to_owned() };
+    let bus = props.get("EventBusName").and_then(scalar_string).unwrap_or_else(|| "default".to_owned());
+    // An ARN names the bus by its last path segment.
+    let bus = bus.rsplit('/').next().unwrap_or(&bus).to_owned();
+    let pattern = match props.get("EventPattern") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Object(_)) => v.to_string(),
+        _ => return Err(invalid("EventPattern is missing (schedule rules are not emulated here)")),
+    };
+    let state = props.get("State").and_then(Value::as_str).unwrap_or("ENABLED");
+    let out = client
+        .put_rule()
+        .name(name)
+        .event_bus_name(&bus)
+        .event_pattern(pattern)
+        .state(aws_sdk_eventbridge::types::RuleState::from(state))
+        .send()
+        .await
+        .map_err(|e| aws_error("PutRule", id, e))?;
+    let mut targets = Vec::new();
+    for target in props.get("Targets").and_then(Value::as_array).into_iter().flatten() {
+        let arn = str_field(target, "Arn", id)?;
+        if !arn.starts_with("arn:aws:sqs:") {
+            return Err(invalid(&format!("target {arn} is not an SQS queue (the only target emulated)")));
+        }
+        let mut built = aws_sdk_eventbridge::types::Target::builder().id(str_field(target, "Id", id)?).arn(arn);
+        if let Some(input) = target.get("Input").and_then(Value::as_str) {
+            built = built.input(input);
+        }
+        if let Some(path) = target.get("InputPath").and_then(Value::as_str) {
+            built = built.input_path(path);
+        }
+        targets.push(built.build().map_err(|e| aws_error("Target", id, e))?);
+    }
+    if targets.is_empty() {
+        return Err(invalid("a rule needs at least one target"));
+    }
+    client
+        .put_targets()
+        .rule(name)
+        .event_bus_name(&bus)
+        .set_targets(Some(targets))
+        .send()
+        .await
+        .map_err(|e| aws_error("PutTargets", id, e))?;
+    let arn = out
+        .rule_arn
+        .unwrap_or_else(|| format!("arn:aws:events:us-east-1:{}:rule/{bus}/{name}", crate::resolve::ACCOUNT_ID));
+    Ok(Physical::Rule { name: name.to_owned(), arn })
 }

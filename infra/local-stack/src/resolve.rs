@@ -69,6 +69,25 @@ pub enum Physical {
         /// Bus ARN.
         arn: String,
     },
+    /// A KMS key (`Ref` gives the key id).
+    KmsKey {
+        /// Key id.
+        id: String,
+        /// Key ARN.
+        arn: String,
+    },
+    /// An S3 bucket (`Ref` gives its name).
+    Bucket {
+        /// Bucket name.
+        name: String,
+    },
+    /// An EventBridge rule (`Ref` gives its name).
+    Rule {
+        /// Rule name.
+        name: String,
+        /// Rule ARN.
+        arn: String,
+    },
     /// An SES identity (`Ref` gives the address or domain).
     EmailIdentity {
         /// The address or domain.
@@ -427,6 +446,9 @@ impl Resolver {
             Some(Physical::HttpApi { id }) => s(id),
             Some(Physical::EmailIdentity { identity }) => s(identity),
             Some(Physical::Function { name, .. }) => s(name),
+            Some(Physical::KmsKey { id, .. }) => s(id),
+            Some(Physical::Bucket { name }) => s(name),
+            Some(Physical::Rule { name, .. }) => s(name),
             None => Err(self.missing_resource(name)),
         }
     }
@@ -450,6 +472,11 @@ impl Resolver {
             (Physical::EventBus { arn, .. }, "Arn") => Some(arn.clone()),
             (Physical::EventBus { name, .. }, "Name") => Some(name.clone()),
             (Physical::Function { arn, .. }, "Arn") => Some(arn.clone()),
+            (Physical::KmsKey { arn, .. }, "Arn") => Some(arn.clone()),
+            (Physical::KmsKey { id, .. }, "KeyId") => Some(id.clone()),
+            (Physical::Bucket { name }, "Arn") => Some(format!("arn:aws:s3:::{name}")),
+            (Physical::Bucket { name }, "DomainName") => Some(format!("{name}.s3.amazonaws.com")),
+            (Physical::Rule { arn, .. }, "Arn") => Some(arn.clone()),
             _ => None,
         };
         value.ok_or_else(|| PlanError::UnknownAttribute {

@@ -26,6 +26,7 @@ struct Declared {
     buses: BTreeSet<String>,
     http_apis: BTreeSet<String>,
     email_identities: BTreeSet<String>,
+    others: BTreeSet<String>,
     other_resources: Vec<String>,
 }
 
@@ -68,6 +69,9 @@ fn declared(text: &str) -> Declared {
             "AWS::SES::EmailIdentity" => {
                 d.email_identities.insert(id);
             }
+            "AWS::KMS::Key" | "AWS::S3::Bucket" | "AWS::Events::Rule" => {
+                d.others.insert(id);
+            }
             other => {
                 if !IGNORED_RESOURCE_TYPES.iter().any(|(t, _)| *t == other) {
                     d.other_resources.push(format!("{id}: {other}"));
@@ -108,6 +112,8 @@ fn when_planning_the_real_template_should_bind_every_resource_and_event() {
     assert_eq!(buses, d.buses);
     let apis: BTreeSet<String> = plan.http_apis.iter().map(|a| a.logical_id.clone()).collect();
     assert_eq!(apis, d.http_apis);
+    let others: BTreeSet<String> = plan.others.iter().map(|o| o.logical_id.clone()).collect();
+    assert_eq!(others, d.others);
     // SES identities are conditional on a sender address: none by default, each one when set.
     assert!(plan.email_identities.is_empty(), "{:?}", plan.email_identities);
     let with_mail =

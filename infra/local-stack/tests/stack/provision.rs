@@ -93,6 +93,51 @@ async fn when_provisioning_should_create_tables_queues_and_buses_as_declared() {
     let described = clients.events.describe_event_bus().name(&bus).send().await.unwrap();
     assert_eq!(described.arn.as_deref(), Some(arn.as_str()));
 
+    // A KMS key that encrypts, a bucket that stores, a rule that routes matching events to its queue.
+    let Some(Physical::KmsKey { id: key_id, arn: key_arn }) = resolver.resource("CredentialsKey").cloned() else {
+        panic!("no key")
+    };
+    assert!(key_arn.ends_with(&key_id), "{key_arn}");
+    let sealed = clients
+        .kms
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(aws_sdk_kms::primitives::Blob::new(b"secret".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert!(sealed.ciphertext_blob.is_some());
+    let Some(Physical::Bucket { name: bucket }) = resolver.resource("ExportBucket").cloned() else {
+        panic!("no bucket")
+    };
+    assert_eq!(bucket, format!("{prefix}ExportBucket").to_ascii_lowercase());
+    clients
+        .s3
+        .put_object()
+        .bucket(&bucket)
+        .key("k")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"v"))
+        .send()
+        .await
+        .unwrap();
+    let Some(Physical::Queue { url: push_url, .. }) = resolver.resource("PushQueue").cloned() else {
+        panic!("no queue")
+    };
+    for source in ["switchboard.test", "other.source"] {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&bus)
+            .source(source)
+            .detail_type("t")
+            .detail(format!(r#"{{"from":"{source}"}}"#))
+            .build();
+        clients.events.put_events().entries(entry).send().await.unwrap();
+    }
+    let received = clients.sqs.receive_message().queue_url(&push_url).max_number_of_messages(10).send().await.unwrap();
+    let bodies: Vec<String> = received.messages.unwrap_or_default().into_iter().filter_map(|m| m.body).collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let event: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(event["detail"]["from"], "switchboard.test", "{bodies:?}");
+
     // Provisioning again reuses everything as is.
     let mut again = plan.resolver();
     provision(&plan, &clients, &mut again, &prefix).await.unwrap();
