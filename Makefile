@@ -1,8 +1,8 @@
 # Switchboard: one command to run the whole system locally, one to test everything.
 #   make dev    the whole system on loopback (emulator, every function, a sandbox SMS provider)
-#   make test   every check CI runs (format, lints, template validation, all tests)
-# Both install what they need themselves (a project-local Python virtualenv for moto, cfn-lint
-# and the SAM CLI); Rust comes from the machine's toolchain.
+#   make test   every check CI runs (format, lints, template validation, the API contract run, all tests)
+# Both install what they need themselves (a project-local Python virtualenv for moto, cfn-lint,
+# the SAM CLI and schemathesis); Rust comes from the machine's toolchain.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,7 +14,7 @@ PIP := $(VENV)/bin/pip
 TOOL_ENV := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local SAM_CLI_TELEMETRY=0
 CARGO_FLAGS := --locked
 
-.PHONY: help venv build dev up test lint fmt check-template unit bench sam-build deploy clean
+.PHONY: help venv build dev up test lint fmt check-template contract unit bench sam-build deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -48,14 +48,21 @@ check-template: venv ## cfn-lint and sam validate --lint on template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 	$(TOOL_ENV) $(VENV)/bin/sam validate --lint --template template.yaml
 
-test: venv lint check-template build ## everything CI runs
+$(VENV)/.contract-tools: infra/requirements-contract.txt $(VENV)/.installed
+	$(PIP) install --quiet --disable-pip-version-check -r infra/requirements-contract.txt
+	touch $@
+
+contract: $(VENV)/.contract-tools build ## fuzz openapi.yaml against the local stack with schemathesis (no 5xx)
+	VENV=$(VENV) infra/contract.sh
+
+test: venv lint check-template build contract ## everything CI runs
 	cargo test --workspace $(CARGO_FLAGS)
 
 unit: ## only the fast tests (no emulator)
 	cargo test --workspace --lib --bins $(CARGO_FLAGS)
 
 bench: venv build ## run the benchmarks and record them in docs/benchmarks.md
-	cargo build --release --bins $(CARGO_FLAGS) -p webhook-ingest -p router -p sender -p admin-api -p agent-api -p outbox-reconciler -p auto-close -p channel-health -p queue-sla -p sla-timer -p template-sync
+	cargo build --release --bins $(CARGO_FLAGS) -p webhook-ingest -p router -p sender -p admin-api -p agent-api -p outbox-reconciler -p auto-close -p channel-health -p queue-sla -p sla-timer -p template-sync -p event-push -p chat-log-export
 	cargo bench -p domain --bench webhook $(CARGO_FLAGS) -- --noplot
 	cargo bench -p system-tests --bench system $(CARGO_FLAGS)
 	python3 infra/bench_report.py > target/bench/benchmarks.md.new

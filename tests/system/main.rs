@@ -3,11 +3,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin_channels;
+mod admin_directory;
 mod admin_extensions;
 mod admin_queues;
 mod auto_close;
 mod channel_health;
+mod chat_logs;
 mod concurrency;
+mod contract;
+mod credentials;
+mod event_push;
 mod fixtures;
 mod happy_path;
 mod lifecycle;

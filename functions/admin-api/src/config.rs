@@ -15,6 +15,8 @@ const DEFAULT_EXTENSION_CAPACITY: u32 = 50;
 pub struct Config {
     /// All three tables.
     pub tables: Tables,
+    /// The KMS key that seals channel credentials (`CREDENTIALS_KEY_ID`).
+    pub credentials_key_id: String,
     /// The public base URL (webhook URLs are built on it), if configured.
     pub public_base_url: Option<String>,
     /// The bootstrap administrator client.
@@ -28,10 +30,13 @@ pub struct Config {
     pub event_bus_name: String,
     /// The organisation's plan size in extensions (message-queue limits).
     pub extension_capacity: u32,
+    /// Chat-log exports: the bucket (`CHAT_LOG_EXPORT_BUCKET`) and the export function's queue
+    /// (`CHAT_LOG_EXPORT_QUEUE_URL`); `None` when either is unset.
+    pub chat_log_exports: Option<(String, String)>,
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`,
+    /// Reads `CREDENTIALS_KEY_ID`, `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`,
     /// `PUBLIC_BASE_URL` (may be empty), `ADMIN_CLIENT_ID`, `ADMIN_CLIENT_SECRET`,
     /// `ALLOW_HTTP_PROVIDER_URLS`, `EVENT_BUS_NAME`, optional `PROVIDER_API_BASE_URL` and
     /// `EXTENSION_CAPACITY`.
@@ -54,6 +59,7 @@ impl Config {
             }
         };
         Ok(Self {
+            credentials_key_id: required("CREDENTIALS_KEY_ID")?,
             tables: Tables {
                 directory: required("DIRECTORY_TABLE_NAME")?,
                 conversation: required("CONVERSATION_TABLE_NAME")?,
@@ -64,6 +70,7 @@ impl Config {
             url_policy,
             endpoints: ProviderEndpoints::configured(optional("PROVIDER_API_BASE_URL").as_deref()),
             event_bus_name: required("EVENT_BUS_NAME")?,
+            chat_log_exports: optional("CHAT_LOG_EXPORT_BUCKET").zip(optional("CHAT_LOG_EXPORT_QUEUE_URL")),
             extension_capacity: match optional("EXTENSION_CAPACITY") {
                 None => DEFAULT_EXTENSION_CAPACITY,
                 Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {

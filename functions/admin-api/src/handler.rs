@@ -6,9 +6,9 @@ use domain::directory::{Extension, MessageQueue, QueueLimits};
 use domain::ids::{ChannelId, ExtensionId, QueueId};
 use domain::openapi::{ApiError, ErrCode, Fields, channels, directory, parse_id_list, success, templates};
 use domain::ports::{
-    ChannelHealthLedger, ChannelReader, ChannelWriter, Clock, EventPublisher, ExtensionDirectory, IdempotencyStore,
-    InactiveSessions, ProviderHttp, QueueDirectory, Random, Sequences, SessionStore, SlaLedger, StatsReader,
-    TemplateStore, TokenStore,
+    ChannelHealthLedger, ChannelReader, ChannelWriter, Clock, EventPublisher, ExtensionDirectory, ExtensionGroups,
+    IdempotencyStore, InactiveSessions, Organizations, ProviderHttp, QueueDirectory, Random, Sequences, SessionStore,
+    SlaLedger, StatsReader, TemplateStore, TokenStore,
 };
 use domain::provider::ProviderEndpoints;
 use domain::secret::Secret;
@@ -26,6 +26,9 @@ use lambda_http::{Body, Error, Request, Response};
 use lambda_support::openapi::{Access, ApiRequest, Failure, ServePorts, respond, serve};
 use serde_json::{Value, json};
 use tracing::{Instrument, info_span};
+
+mod groups;
+mod webhook;
 
 /// What the handler needs.
 pub struct Deps<S, R, K, H, E> {
@@ -49,6 +52,8 @@ pub struct Deps<S, R, K, H, E> {
     pub events: E,
     /// The organisation's plan size in extensions (sets the message-queue limits).
     pub extension_capacity: u32,
+    /// Chat-log exports (bucket and queue); `None` where the deployment has none.
+    pub chat_log_exports: Option<crate::chat_log::ChatLogExports>,
 }
 
 /// The store ports this function uses.
@@ -56,6 +61,8 @@ pub trait AdminStore:
     ChannelReader
     + ChannelWriter
     + ExtensionDirectory
+    + ExtensionGroups
+    + Organizations
     + QueueDirectory
     + Sequences
     + TokenStore
@@ -66,12 +73,19 @@ pub trait AdminStore:
     + TemplateStore
     + ChannelHealthLedger
     + SessionStore
+    + domain::ports::WebhookSettingsStore
+    + domain::ports::ParkedDeliveries
+    + domain::ports::ChatLogStore
+    + domain::ports::ExportJobs
+    + domain::ports::OutboundLedger
 {
 }
 impl<T> AdminStore for T where
     T: ChannelReader
         + ChannelWriter
         + ExtensionDirectory
+        + ExtensionGroups
+        + Organizations
         + QueueDirectory
         + Sequences
         + TokenStore
@@ -82,6 +96,11 @@ impl<T> AdminStore for T where
         + TemplateStore
         + ChannelHealthLedger
         + SessionStore
+        + domain::ports::WebhookSettingsStore
+        + domain::ports::ParkedDeliveries
+        + domain::ports::ChatLogStore
+        + domain::ports::ExportJobs
+        + domain::ports::OutboundLedger
 {
 }
 
@@ -140,6 +159,26 @@ async fn route<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPubl
             ("message_queue", "update") => queue_update(deps, req).await,
             // The docs' request URL spells it `message_queues/delete`; their example does not.
             ("message_queue" | "message_queues", "delete") => queue_delete(deps, req).await,
+            ("chat_log", _) => crate::chat_log::route(deps, req).await,
+            ("extensiongroup", "list") => groups::group_list(deps, req).await,
+            ("extensiongroup", "search") => groups::group_search(deps, req).await,
+            ("extensiongroup", "get") => groups::group_get(deps, req).await,
+            ("extensiongroup", "query") => groups::group_query(deps, req).await,
+            ("extensiongroup", "create") => groups::group_create(deps, req).await,
+            ("extensiongroup", "update") => groups::group_update(deps, req).await,
+            ("extensiongroup", "delete") => groups::group_delete(deps, req).await,
+            ("organization", "list") => groups::organization_list(deps, req).await,
+            ("organization", "search") => groups::organization_search(deps, req).await,
+            ("organization", "get") => groups::organization_get(deps, req).await,
+            ("organization", "query") => groups::organization_query(deps, req).await,
+            ("organization", "create") => groups::organization_create(deps, req).await,
+            ("organization", "update") => groups::organization_update(deps, req).await,
+            ("organization", "delete") => groups::organization_delete(deps, req).await,
+            ("system", "get_menuoptions") => groups::menu_options(deps, req).await,
+            ("webhook", "query") => webhook::query(deps, req).await,
+            ("webhook", "update") => webhook::update(deps, req).await,
+            ("webhook", "failed_deliveries") => webhook::failed_deliveries(deps, req).await,
+            ("webhook", "redeliver") => webhook::redeliver_parked(deps, req).await,
             (resource, action) => Err(ApiError::new(
                 ErrCode::InterfaceNotExisted,
                 format!("{resource}/{action} is not an endpoint of this version"),
@@ -576,7 +615,9 @@ async fn extension_get<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: E
         .extension(id)
         .await?
         .ok_or_else(|| ApiError::new(ErrCode::DataNotFound, format!("extension {id} does not exist")))?;
-    Ok(success(json!({"data": directory::extension_json(&ext)})))
+    let mut data = directory::extension_json(&ext);
+    data["organization_list"] = groups::extension_organizations(&deps.store, ext.id).await?;
+    Ok(success(json!({"data": data})))
 }
 
 async fn existing_extension<S: AdminStore>(store: &S, id: ExtensionId) -> Result<Extension, Failure> {
@@ -853,6 +894,7 @@ mod tests {
             provider: ScriptedProvider::new(),
             endpoints: ProviderEndpoints::default(),
             events: InMemoryEvents::new(),
+            chat_log_exports: None,
         }
     }
 

@@ -2,5 +2,6 @@
 //! (`message_channel/*`, `extension/*`, `message_queue/*`). Shapes and rules are in
 //! `domain::openapi` and `domain::services`; this crate routes requests to them.
 
+pub mod chat_log;
 pub mod config;
 pub mod handler;

@@ -3,6 +3,7 @@
 use adapters::dynamodb::DynamoStore;
 use adapters::eventbridge::EventBridgePublisher;
 use adapters::http::ReqwestProvider;
+use adapters::kms::KmsVault;
 use adapters::system::{OsRandom, SystemClock};
 use admin_api::{config::Config, handler};
 use lambda_http::{Error, service_fn};
@@ -13,7 +14,8 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = lambda_support::aws::sdk_config().await;
     let deps = handler::Deps {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables)
+            .with_vault(KmsVault::new(aws_sdk_kms::Client::new(&sdk), config.credentials_key_id)),
         random: OsRandom,
         clock: SystemClock,
         admin: config.admin,
@@ -23,6 +25,10 @@ async fn main() -> Result<(), Error> {
         provider: ReqwestProvider::new()?,
         endpoints: config.endpoints,
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),
+        chat_log_exports: config.chat_log_exports.map(|(bucket, queue_url)| admin_api::chat_log::ChatLogExports {
+            storage: adapters::s3::S3Exports::new(adapters::s3::client(&sdk), bucket),
+            queue: adapters::s3::SqsExportQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
+        }),
     };
     lambda_http::run(service_fn(|request| handler::handle(&deps, request))).await
 }

@@ -8,6 +8,8 @@ use lambda_support::env::{ConfigError, required};
 pub struct Config {
     /// All three tables.
     pub tables: Tables,
+    /// The KMS key that seals channel credentials (`CREDENTIALS_KEY_ID`).
+    pub credentials_key_id: String,
     /// The sending queue.
     pub outbound_queue_url: String,
     /// The SLA breach timer queue.
@@ -17,9 +19,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`, `OUTBOUND_QUEUE_URL`, `SLA_TIMER_QUEUE_URL`, `EVENT_BUS_NAME`.
+    /// Reads `CREDENTIALS_KEY_ID`, `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `AUTH_TABLE_NAME`, `OUTBOUND_QUEUE_URL`, `SLA_TIMER_QUEUE_URL`, `EVENT_BUS_NAME`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
+            credentials_key_id: required("CREDENTIALS_KEY_ID")?,
             tables: Tables {
                 directory: required("DIRECTORY_TABLE_NAME")?,
                 conversation: required("CONVERSATION_TABLE_NAME")?,

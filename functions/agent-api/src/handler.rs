@@ -14,8 +14,8 @@ use domain::message::Sender;
 use domain::openapi::sessions::{self, Operator, SendTarget, TransferTarget};
 use domain::openapi::{ApiError, ErrCode, Fields, success};
 use domain::ports::{
-    ChannelReader, Clock, EventPublisher, ExtensionDirectory, IdempotencyStore, OutboundQueue, QueueDirectory,
-    Sequences, SessionStore, SlaTimers, TemplateStore, TokenStore,
+    ChannelReader, Clock, EventPublisher, ExtensionDirectory, ExtensionGroups, IdempotencyStore, Organizations,
+    OutboundQueue, QueueDirectory, Sequences, SessionStore, SlaTimers, TemplateStore, TokenStore,
 };
 use domain::services::sending::{
     AcceptError, AcceptPorts, AgentMessage, MessageTarget, StartRefusal, accept_agent_message,
@@ -45,6 +45,8 @@ pub struct Deps<S, O, E, K> {
 pub trait AgentStore:
     SessionStore
     + ChannelReader
+    + ExtensionGroups
+    + Organizations
     + ExtensionDirectory
     + QueueDirectory
     + Sequences
@@ -56,6 +58,8 @@ pub trait AgentStore:
 impl<T> AgentStore for T where
     T: SessionStore
         + ChannelReader
+        + ExtensionGroups
+        + Organizations
         + ExtensionDirectory
         + QueueDirectory
         + Sequences
@@ -321,7 +325,13 @@ async fn session_op<S: AgentStore, O: SlaTimers, E: EventPublisher, K: Clock>(
             req.require_method("POST")?;
             SessionOperation::PickUp
         }
-        OpKind::View(ViewChange::Remove) => SessionOperation::View(ViewChange::Remove),
+        OpKind::View(ViewChange::Remove) => {
+            // Yeastar's GET, or POST with a JSON body; any other method is not an endpoint.
+            if !req.method.eq_ignore_ascii_case("POST") {
+                req.require_method("GET")?;
+            }
+            SessionOperation::View(ViewChange::Remove)
+        }
         OpKind::View(change) => {
             req.require_method("POST")?;
             SessionOperation::View(change)
@@ -845,6 +855,9 @@ mod tests {
             call(&deps, post("archive", &other, json!({"session_id": session, "user_type": 1, "user_no": "1001"})))
                 .await;
         assert_eq!(refused["errcode"], 60001);
+        let body = json!({"session_id": session, "user_type": 1, "user_no": "1000"});
+        let put = request("PUT", "delete", &[("access_token", leo.as_str())], &[], Some(&body));
+        assert_eq!(call(&deps, put).await["errcode"], 10001, "delete is GET or POST only");
         assert_eq!(call(&deps, op("delete")).await["errcode"], 0);
         assert_eq!(call(&deps, listed("2")).await["list"].as_array().unwrap().len(), 0);
         // the customer writes again: back in Recent

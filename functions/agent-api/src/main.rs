@@ -2,6 +2,7 @@
 
 use adapters::dynamodb::DynamoStore;
 use adapters::eventbridge::EventBridgePublisher;
+use adapters::kms::KmsVault;
 use adapters::sqs::{SendQueues, SqsQueue};
 use adapters::system::SystemClock;
 use agent_api::{config::Config, handler};
@@ -13,7 +14,8 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = lambda_support::aws::sdk_config().await;
     let deps = handler::Deps {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables)
+            .with_vault(KmsVault::new(aws_sdk_kms::Client::new(&sdk), config.credentials_key_id)),
         outbound: SendQueues {
             outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.outbound_queue_url),
             sla_timers: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.sla_timer_queue_url),

@@ -8,6 +8,8 @@ use lambda_support::env::{ConfigError, required};
 pub struct Config {
     /// Directory and conversation tables.
     pub tables: Tables,
+    /// The KMS key that seals channel credentials (`CREDENTIALS_KEY_ID`).
+    pub credentials_key_id: String,
     /// The event bus.
     pub event_bus_name: String,
     /// The SLA breach timer queue.
@@ -15,9 +17,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `EVENT_BUS_NAME`, `SLA_TIMER_QUEUE_URL`.
+    /// Reads `CREDENTIALS_KEY_ID`, `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `EVENT_BUS_NAME`, `SLA_TIMER_QUEUE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
+            credentials_key_id: required("CREDENTIALS_KEY_ID")?,
             tables: Tables {
                 directory: required("DIRECTORY_TABLE_NAME")?,
                 conversation: required("CONVERSATION_TABLE_NAME")?,

@@ -2,6 +2,7 @@
 
 use adapters::dynamodb::DynamoStore;
 use adapters::eventbridge::EventBridgePublisher;
+use adapters::kms::KmsVault;
 use adapters::sqs::SqsQueue;
 use lambda_runtime::{Error, service_fn};
 use router::{config::Config, handler};
@@ -11,7 +12,8 @@ async fn main() -> Result<(), Error> {
     lambda_support::telemetry::init();
     let config = Config::from_env()?;
     let sdk = lambda_support::aws::sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables)
+        .with_vault(KmsVault::new(aws_sdk_kms::Client::new(&sdk), config.credentials_key_id));
     let deps = handler::Deps {
         store,
         events: EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.event_bus_name),

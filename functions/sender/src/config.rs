@@ -12,6 +12,8 @@ use lambda_support::env::{ConfigError, optional, parsed, required};
 pub struct Config {
     /// Directory and conversation tables.
     pub tables: Tables,
+    /// The KMS key that seals channel credentials (`CREDENTIALS_KEY_ID`).
+    pub credentials_key_id: String,
     /// The sending queue (re-delays and retries).
     pub outbound_queue_url: String,
     /// The event bus.
@@ -27,7 +29,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `OUTBOUND_QUEUE_URL`,
+    /// Reads `CREDENTIALS_KEY_ID`, `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `OUTBOUND_QUEUE_URL`,
     /// `EVENT_BUS_NAME`, `SENDER_MAX_ATTEMPTS`, `SENDER_RETRY_BASE_SECONDS`, optional
     /// `PROVIDER_API_BASE_URL`, `CALLBACK_BASE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -37,6 +39,7 @@ impl Config {
             return Err(ConfigError::Invalid { name: "SENDER_MAX_ATTEMPTS", reason: "must be at least 1".into() });
         }
         Ok(Self {
+            credentials_key_id: required("CREDENTIALS_KEY_ID")?,
             tables: Tables {
                 directory: required("DIRECTORY_TABLE_NAME")?,
                 conversation: required("CONVERSATION_TABLE_NAME")?,

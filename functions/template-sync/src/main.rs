@@ -2,6 +2,7 @@
 
 use adapters::dynamodb::DynamoStore;
 use adapters::http::ReqwestProvider;
+use adapters::kms::KmsVault;
 use adapters::system::SystemClock;
 use lambda_runtime::{Error, service_fn};
 use template_sync::{config::Config, handler};
@@ -12,7 +13,8 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = lambda_support::aws::sdk_config().await;
     let deps = handler::Deps {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables)
+            .with_vault(KmsVault::new(aws_sdk_kms::Client::new(&sdk), config.credentials_key_id)),
         provider: ReqwestProvider::new()?,
         clock: SystemClock,
         endpoints: config.endpoints,

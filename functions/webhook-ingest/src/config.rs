@@ -8,6 +8,8 @@ use lambda_support::env::{ConfigError, optional, parsed, required};
 pub struct Config {
     /// Directory and conversation tables.
     pub tables: Tables,
+    /// The KMS key that seals channel credentials (`CREDENTIALS_KEY_ID`).
+    pub credentials_key_id: String,
     /// The routing queue.
     pub inbound_queue_url: String,
     /// The event bus (`message.receipt` events).
@@ -19,10 +21,11 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `INBOUND_QUEUE_URL`, `EVENT_BUS_NAME`,
+    /// Reads `CREDENTIALS_KEY_ID`, `DIRECTORY_TABLE_NAME`, `CONVERSATION_TABLE_NAME`, `INBOUND_QUEUE_URL`, `EVENT_BUS_NAME`,
     /// `MAX_WEBHOOK_BODY_BYTES`, optional `PUBLIC_BASE_URL`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
+            credentials_key_id: required("CREDENTIALS_KEY_ID")?,
             tables: Tables {
                 directory: required("DIRECTORY_TABLE_NAME")?,
                 conversation: required("CONVERSATION_TABLE_NAME")?,

@@ -5,6 +5,8 @@
 //! * [`sqs`]: the routing and sending work queues.
 //! * [`eventbridge`]: the domain event publisher.
 //! * [`ses`]: e-mail (SLA notices to queue managers).
+//! * [`export`], [`s3`]: chat-log exports — a zip of CSV files streamed to an S3 multipart upload,
+//!   its download link, and the export job queue.
 //! * [`http`]: provider API calls with `reqwest`.
 //! * [`system`]: the system clock and the OS random source.
 //! * `memory` (feature `testing`): in-memory versions of all of the above for fast tests.
@@ -12,9 +14,12 @@
 
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod export;
 pub mod http;
+pub mod kms;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+pub mod s3;
 pub mod ses;
 pub mod sqs;
 pub mod system;

@@ -33,6 +33,8 @@ use domain::stats::{Counters, StatsDelta};
 use domain::time::Timestamp;
 use domain::webhook::Headers;
 
+mod chat_log;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -50,6 +52,8 @@ struct StoredInbound {
     outbox_due: Option<Timestamp>,
 }
 
+mod groups;
+
 /// A provider message id's linked message and strongest receipt.
 type ProviderMessageLink = (Option<(SessionId, MessageId)>, Option<Receipt>);
 
@@ -63,6 +67,8 @@ struct State {
     extension_numbers: HashMap<String, ExtensionId>,
     queues: BTreeMap<QueueId, MessageQueue>,
     memberships: HashMap<ExtensionId, BTreeSet<QueueId>>,
+    ext_groups: BTreeMap<domain::ids::ExtGroupId, domain::groups::ExtensionGroup>,
+    organizations: BTreeMap<domain::ids::OrganizationId, domain::groups::Organization>,
     inbox: HashMap<InboundKey, StoredInbound>,
     locks: HashMap<SessionKey, SessionId>,
     sessions: BTreeMap<SessionId, Session>,
@@ -80,9 +86,13 @@ struct State {
     idempotency: HashMap<String, (String, Option<String>, Timestamp)>,
     offers: BTreeMap<(QueueId, Timestamp, SessionId), OfferRecord>,
     templates: BTreeMap<(ChannelId, u64), StoredTemplate>,
+    webhook_settings: Option<domain::event_push::WebhookSettings>,
+    parked_deliveries: BTreeMap<String, domain::event_push::ParkedDelivery>,
     template_syncs: HashMap<ChannelId, TemplateSync>,
     sla_states: HashMap<QueueId, SlaState>,
     evaluations: BTreeMap<(QueueId, Timestamp), SlaEvaluation>,
+    /// Chat-log export jobs (`memory/chat_log.rs`).
+    exports: BTreeMap<String, domain::chat_log::ExportJob>,
 }
 
 /// Every store port in memory.
@@ -1084,6 +1094,73 @@ impl SlaLedger for InMemoryStore {
             .take(limit)
             .map(|(_, e)| *e)
             .collect())
+    }
+}
+
+impl domain::ports::WebhookSettingsStore for InMemoryStore {
+    async fn webhook_settings(&self) -> Result<Option<domain::event_push::WebhookSettings>, StoreError> {
+        Ok(lock(&self.state).webhook_settings.clone())
+    }
+
+    async fn put_webhook_settings(&self, settings: &domain::event_push::WebhookSettings) -> Result<(), StoreError> {
+        lock(&self.state).webhook_settings = Some(settings.clone());
+        Ok(())
+    }
+}
+
+impl domain::ports::ParkedDeliveries for InMemoryStore {
+    async fn park_delivery(&self, parked: &domain::event_push::ParkedDelivery) -> Result<(), StoreError> {
+        lock(&self.state).parked_deliveries.insert(parked.id.clone(), parked.clone());
+        Ok(())
+    }
+
+    async fn parked_deliveries(&self) -> Result<Vec<domain::event_push::ParkedDelivery>, StoreError> {
+        let mut list: Vec<_> = lock(&self.state).parked_deliveries.values().cloned().collect();
+        list.sort_by(|a, b| b.parked_at.cmp(&a.parked_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    async fn parked_delivery(&self, id: &str) -> Result<Option<domain::event_push::ParkedDelivery>, StoreError> {
+        Ok(lock(&self.state).parked_deliveries.get(id).cloned())
+    }
+
+    async fn remove_parked_delivery(&self, id: &str) -> Result<(), StoreError> {
+        lock(&self.state).parked_deliveries.remove(id);
+        Ok(())
+    }
+}
+
+/// Records event-push retries (with their delays); can be made to fail.
+#[derive(Debug, Default)]
+pub struct InMemoryPushRetries {
+    queued: Mutex<Vec<(domain::event_push::Delivery, u32)>>,
+    failing: Mutex<bool>,
+}
+
+impl InMemoryPushRetries {
+    /// Nothing queued.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every enqueue fail (or succeed again).
+    pub fn set_failing(&self, failing: bool) {
+        *lock(&self.failing) = failing;
+    }
+
+    /// Takes the retries queued so far.
+    pub fn take(&self) -> Vec<(domain::event_push::Delivery, u32)> {
+        std::mem::take(&mut *lock(&self.queued))
+    }
+}
+
+impl domain::ports::PushRetries for InMemoryPushRetries {
+    async fn retry_later(&self, delivery: &domain::event_push::Delivery, delay_seconds: u32) -> Result<(), StoreError> {
+        if *lock(&self.failing) {
+            return Err(StoreError::retryable("queue event-push retry", "queue unavailable (test)"));
+        }
+        lock(&self.queued).push((delivery.clone(), delay_seconds));
+        Ok(())
     }
 }
 

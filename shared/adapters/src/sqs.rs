@@ -107,3 +107,10 @@ impl SlaTimers for SendQueues {
         self.sla_timers.start_timer(timer, delay).await
     }
 }
+
+impl domain::ports::PushRetries for SqsQueue {
+    async fn retry_later(&self, delivery: &domain::event_push::Delivery, delay_seconds: u32) -> Result<(), StoreError> {
+        let body = domain::event_push::retry_job(delivery).to_string();
+        self.send("queue event-push retry", body, delay_seconds).await
+    }
+}

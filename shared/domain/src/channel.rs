@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::credentials::{Credentials, GeneralCredentials};
 use crate::health::ChannelHealth;
-use crate::ids::{ChannelId, ExtensionId, QueueId, WebhookToken};
+use crate::ids::{ChannelId, ExtGroupId, ExtensionId, OrganizationId, QueueId, WebhookToken};
 use crate::phone::BusinessNumber;
 use crate::time::Timestamp;
 
@@ -286,14 +286,23 @@ pub enum Destination {
     Extension(ExtensionId),
     /// Into a message queue, visible to its agents until picked up.
     Queue(QueueId),
+    /// To the third-party platform (Yeastar destination type `api`): its sessions, reported to it
+    /// as event 30031 (docs/api.md "Event push").
+    Api,
 }
 
-/// Who may start sessions from a number (seed 004 `members`).
+/// Who may start sessions from a number (seed 004 `members`); groups and organizations are
+/// resolved when a session is started (`crate::groups::member_allows`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", content = "id", rename_all = "lowercase")]
 pub enum Member {
     /// One extension.
     Extension(ExtensionId),
+    /// Every extension of an extension group (all of them for `sel_all_ext`).
+    #[serde(rename = "ext_group")]
+    ExtGroup(ExtGroupId),
+    /// Every extension of an organization, sub-organizations included.
+    Organization(OrganizationId),
 }
 
 /// A number of the channel with its routing rule (seed 004 `Msg_Routing`).

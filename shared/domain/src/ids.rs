@@ -85,6 +85,16 @@ integer_id!(
     QueueId,
     "queue id"
 );
+integer_id!(
+    /// An extension group (`extensiongroup/*`).
+    ExtGroupId,
+    "extension group id"
+);
+integer_id!(
+    /// An organization (a department in the organization tree, `organization/*`).
+    OrganizationId,
+    "organization id"
+);
 
 /// The kinds of ids allocated from sequences; each has its own counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,6 +111,10 @@ pub enum Sequence {
     Message,
     /// WhatsApp template ids (ours, per synchronised template).
     Template,
+    /// [`ExtGroupId`]s.
+    ExtGroup,
+    /// [`OrganizationId`]s.
+    Organization,
 }
 
 impl Sequence {
@@ -113,6 +127,8 @@ impl Sequence {
             Sequence::Session => "session",
             Sequence::Template => "template",
             Sequence::Message => "message",
+            Sequence::ExtGroup => "ext_group",
+            Sequence::Organization => "organization",
         }
     }
 }

@@ -5,7 +5,7 @@
 //! * [`ids`], [`phone`], [`secret`], [`time`]: validated value types (ids, E.164 numbers,
 //!   tokens, secrets that cannot be printed, microsecond timestamps).
 //! * [`channel`], [`directory`]: configuration — channels with their numbers and routing rules;
-//!   extensions and message queues.
+//!   extensions and message queues; [`groups`]: extension groups and the organization tree.
 //! * [`webhook`]: provider webhooks — verification and parsing, one module per scheme.
 //! * [`inbound`], [`session`], [`message`]: the conversation model — stored deliveries, sessions
 //!   and their state machine, messages and their delivery state machine.
@@ -19,9 +19,12 @@
 
 pub mod auth;
 pub mod channel;
+pub mod chat_log;
 pub mod credentials;
 pub mod directory;
+pub mod event_push;
 pub mod events;
+pub mod groups;
 pub mod health;
 pub mod ids;
 pub mod inbound;

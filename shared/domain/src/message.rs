@@ -40,6 +40,9 @@ pub enum Sender {
     },
     /// The third-party platform (Yeastar sender type 9).
     Api,
+    /// The PBX itself (auto-replies, greetings, notices; Yeastar's non-user `msg_type`s). Such
+    /// messages cannot be deleted from the chat logs (seed 000 L2665-2668).
+    System,
 }
 
 /// What produced an outbound message (statistics are broken down by origin).

@@ -12,8 +12,12 @@ use crate::auth::{AuthFailures, TokenGrant};
 use crate::channel::{Channel, ChannelStatus, Provider};
 use crate::directory::{Extension, MessageQueue};
 use crate::events::{DomainEvent, LifecycleEvent};
+use crate::groups::{ExtensionGroup, Organization};
 use crate::health::ChannelHealth;
-use crate::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
+use crate::ids::{
+    ChannelId, ExtGroupId, ExtensionId, ExtensionNumber, MessageId, OrganizationId, QueueId, Sequence, SessionId,
+    WebhookToken,
+};
 use crate::inbound::{InboundJob, InboundKey, InboundRecord, InboundState};
 use crate::message::{FailureReason, Message, OutboundJob, Receipt};
 use crate::provider::{ProviderRequest, ProviderResponse};
@@ -22,6 +26,9 @@ use crate::sla::{OfferKey, OfferRecord, OfferWrite, SlaEvaluation, SlaState, Sla
 use crate::stats::{Counters, StatsDelta};
 use crate::time::Timestamp;
 use crate::whatsapp_template::WhatsAppTemplate;
+
+mod chat_logs;
+pub use chat_logs::{ChatLogStore, DownloadLinks, ExportArchive, ExportJobs, ExportQueue, ExportStorage, LogPage};
 
 /// A dependency failed (the store, a queue, the bus).
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +186,55 @@ pub trait QueueDirectory {
     async fn replace_queue(&self, before: &MessageQueue, after: &MessageQueue) -> Result<(), StoreError>;
     /// Deletes a queue and its membership index.
     async fn delete_queue(&self, queue: &MessageQueue) -> Result<(), StoreError>;
+}
+
+/// Why an extension group or organization could not be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupingConflict {
+    /// Another group (or organization) has the name (case-insensitive).
+    NameTaken,
+    /// The organization's parent no longer exists.
+    ParentMissing,
+    /// The group or organization being replaced no longer exists.
+    Missing,
+}
+
+/// Reads and stores extension groups (`crate::groups`).
+pub trait ExtensionGroups {
+    /// Stores a new group and claims its name, atomically.
+    async fn insert_group(&self, group: &ExtensionGroup) -> Result<Result<(), GroupingConflict>, StoreError>;
+    /// By id.
+    async fn group(&self, id: ExtGroupId) -> Result<Option<ExtensionGroup>, StoreError>;
+    /// Every group, by id.
+    async fn groups(&self) -> Result<Vec<ExtensionGroup>, StoreError>;
+    /// Replaces a group (same id), moving its name claim when the name changes, atomically.
+    async fn replace_group(
+        &self,
+        before: &ExtensionGroup,
+        after: &ExtensionGroup,
+    ) -> Result<Result<(), GroupingConflict>, StoreError>;
+    /// Deletes a group and its name claim.
+    async fn delete_group(&self, group: &ExtensionGroup) -> Result<(), StoreError>;
+}
+
+/// Reads and stores organizations (`crate::groups`).
+pub trait Organizations {
+    /// Stores a new organization and claims its name, atomically, if its parent (when it has
+    /// one) still exists.
+    async fn insert_organization(&self, org: &Organization) -> Result<Result<(), GroupingConflict>, StoreError>;
+    /// By id.
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StoreError>;
+    /// Every organization, by id.
+    async fn organizations(&self) -> Result<Vec<Organization>, StoreError>;
+    /// Replaces an organization (same id), moving its name claim when the name changes, if its
+    /// parent (when it has one) still exists, atomically.
+    async fn replace_organization(
+        &self,
+        before: &Organization,
+        after: &Organization,
+    ) -> Result<Result<(), GroupingConflict>, StoreError>;
+    /// Deletes an organization and its name claim.
+    async fn delete_organization(&self, org: &Organization) -> Result<(), StoreError>;
 }
 
 /// Result of storing an inbound delivery.
@@ -701,4 +757,30 @@ pub trait TemplateStore {
         templates: &[StoredTemplate],
         sync: &TemplateSync,
     ) -> Result<(), StoreError>;
+}
+
+/// The event-push settings (`webhook/query|update`, one item).
+pub trait WebhookSettingsStore {
+    /// The settings (`None`: never set; the defaults apply).
+    async fn webhook_settings(&self) -> Result<Option<crate::event_push::WebhookSettings>, StoreError>;
+    /// Replaces the settings.
+    async fn put_webhook_settings(&self, settings: &crate::event_push::WebhookSettings) -> Result<(), StoreError>;
+}
+
+/// Event-push deliveries whose retries ran out, kept until redelivered.
+pub trait ParkedDeliveries {
+    /// Parks a delivery (parking the same id again replaces it).
+    async fn park_delivery(&self, parked: &crate::event_push::ParkedDelivery) -> Result<(), StoreError>;
+    /// Every parked delivery, most recently parked first.
+    async fn parked_deliveries(&self) -> Result<Vec<crate::event_push::ParkedDelivery>, StoreError>;
+    /// One parked delivery.
+    async fn parked_delivery(&self, id: &str) -> Result<Option<crate::event_push::ParkedDelivery>, StoreError>;
+    /// Removes a parked delivery (delivered at last).
+    async fn remove_parked_delivery(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// The event-push queue, for retries.
+pub trait PushRetries {
+    /// Queues `delivery` for another attempt after `delay_seconds`.
+    async fn retry_later(&self, delivery: &crate::event_push::Delivery, delay_seconds: u32) -> Result<(), StoreError>;
 }

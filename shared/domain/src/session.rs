@@ -43,6 +43,7 @@ impl From<Destination> for Assignment {
         match d {
             Destination::Extension(e) => Assignment::Extension(e),
             Destination::Queue(q) => Assignment::Queue(q),
+            Destination::Api => Assignment::Api,
         }
     }
 }
@@ -256,7 +257,7 @@ impl Session {
             assignment: destination.into(),
             last_queue: match destination {
                 Destination::Queue(q) => Some(q),
-                Destination::Extension(_) => None,
+                Destination::Extension(_) | Destination::Api => None,
             },
             origin: SessionOrigin::Inbound,
             created_at: first.at,
@@ -268,7 +269,7 @@ impl Session {
             view: ListView::default(),
             offer: match destination {
                 Destination::Queue(q) => Some(QueueOffer::entering(q, created_at)),
-                Destination::Extension(_) => None,
+                Destination::Extension(_) | Destination::Api => None,
             },
             version: 1,
         }

@@ -1,6 +1,8 @@
 //! Directory table: channels with their webhook and number claims, extensions with their number
 //! claims, message queues with their per-agent membership items, and id sequences.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem};
 use domain::channel::{Channel, Provider};
 use domain::directory::{Extension, MessageQueue};
@@ -13,14 +15,15 @@ use domain::ports::{
 use domain::time::Timestamp;
 
 use super::errors::{corrupt, failed_condition, store_error};
-use super::items::{self, ChannelItem, ClaimItem, ExtensionItem, MembershipItem, QueueItem};
+use super::items::{self, ChannelItem, ClaimItem, ExtensionItem, MembershipItem, QueueItem, StoredCredentials};
 use super::{DynamoStore, key_map, keys, n, s};
+use crate::kms::{KmsVault, VaultError};
 
-fn put_new(table: &str, item: items::Item) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn put_new(table: &str, item: items::Item) -> Result<TransactWriteItem, StoreError> {
     put_if(table, item, "attribute_not_exists(pk)")
 }
 
-fn encode<T: serde::Serialize>(kind: &'static str, value: &T) -> Result<items::Item, StoreError> {
+pub(super) fn encode<T: serde::Serialize>(kind: &'static str, value: &T) -> Result<items::Item, StoreError> {
     items::to_item(kind, value).map_err(|e| corrupt("encode item", e))
 }
 
@@ -35,7 +38,7 @@ impl DynamoStore {
         }
     }
 
-    async fn kind_items(&self, kind: &'static str) -> Result<Vec<items::Item>, StoreError> {
+    pub(super) async fn kind_items(&self, kind: &'static str) -> Result<Vec<items::Item>, StoreError> {
         let query = self
             .client
             .query()
@@ -51,7 +54,12 @@ impl DynamoStore {
 impl Sequences for DynamoStore {
     async fn next_id(&self, sequence: Sequence) -> Result<u64, StoreError> {
         let table = match sequence {
-            Sequence::Channel | Sequence::Extension | Sequence::Queue | Sequence::Template => &self.tables.directory,
+            Sequence::Channel
+            | Sequence::Extension
+            | Sequence::Queue
+            | Sequence::Template
+            | Sequence::ExtGroup
+            | Sequence::Organization => &self.tables.directory,
             Sequence::Session | Sequence::Message => &self.tables.conversation,
         };
         let out = self
@@ -75,6 +83,50 @@ impl Sequences for DynamoStore {
     }
 }
 
+/// Channel items and their sealed credentials (see [`crate::kms`]).
+impl DynamoStore {
+    fn vault(&self, operation: &'static str) -> Result<&KmsVault, StoreError> {
+        self.vault.as_ref().ok_or_else(|| {
+            corrupt(
+                operation,
+                "channel credentials are encrypted and this function has no KMS key: set CREDENTIALS_KEY_ID \
+                 and build its store with DynamoStore::with_vault",
+            )
+        })
+    }
+
+    /// A channel item with its credentials sealed under the vault's KMS key.
+    async fn encode_channel(&self, operation: &'static str, channel: &Channel) -> Result<items::Item, StoreError> {
+        let vault = self.vault(operation)?;
+        let (owner, plain) = ChannelItem::credentials_to_seal(channel).map_err(|e| corrupt(operation, e))?;
+        let sealed = vault.seal(&owner, &plain).await.map_err(|e| vault_error(operation, e))?;
+        encode("channel", &ChannelItem::from_domain(channel, sealed))
+    }
+
+    /// A channel from its item, opening its credentials (plain ones from before encryption are
+    /// read as they are).
+    async fn decode_channel(&self, operation: &'static str, item: items::Item) -> Result<Channel, StoreError> {
+        let stored: ChannelItem = items::from_item("channel", item).map_err(|e| corrupt(operation, e))?;
+        let (id, provider, credentials) = stored.stored_credentials().map_err(|e| corrupt(operation, e))?;
+        let values: BTreeMap<String, String> = match credentials {
+            StoredCredentials::Plain(values) => values,
+            StoredCredentials::Sealed(blob) => {
+                let plain = self
+                    .vault(operation)?
+                    .open(&items::seal_owner(id, provider), &blob)
+                    .await
+                    .map_err(|e| vault_error(operation, e))?;
+                serde_json::from_slice(&plain).map_err(|e| corrupt(operation, e))?
+            }
+        };
+        stored.into_domain(&values).map_err(|e| corrupt(operation, e))
+    }
+}
+
+fn vault_error(operation: &'static str, err: VaultError) -> StoreError {
+    if err.is_retryable() { StoreError::retryable(operation, err) } else { StoreError::permanent(operation, err) }
+}
+
 impl ChannelReader for DynamoStore {
     async fn channel_by_webhook(
         &self,
@@ -90,23 +142,17 @@ impl ChannelReader for DynamoStore {
 
     async fn channel(&self, id: ChannelId) -> Result<Option<Channel>, StoreError> {
         match self.get("read channel", &self.tables.directory, keys::channel(id)).await? {
-            Some(item) => {
-                let stored: ChannelItem = items::from_item("channel", item).map_err(|e| corrupt("read channel", e))?;
-                stored.into_domain().map(Some).map_err(|e| corrupt("read channel", e))
-            }
+            Some(item) => self.decode_channel("read channel", item).await.map(Some),
             None => Ok(None),
         }
     }
 
     async fn channels(&self) -> Result<Vec<Channel>, StoreError> {
-        self.kind_items(keys::kind::CHANNEL)
-            .await?
-            .into_iter()
-            .map(|item| {
-                let stored: ChannelItem = items::from_item("channel", item).map_err(|e| corrupt("list channels", e))?;
-                stored.into_domain().map_err(|e| corrupt("list channels", e))
-            })
-            .collect()
+        let mut channels = Vec::new();
+        for item in self.kind_items(keys::kind::CHANNEL).await? {
+            channels.push(self.decode_channel("list channels", item).await?);
+        }
+        Ok(channels)
     }
 
     async fn channel_by_number(&self, number: &str) -> Result<Option<Channel>, StoreError> {
@@ -122,7 +168,7 @@ impl ChannelWriter for DynamoStore {
     async fn insert_channel(&self, channel: &Channel) -> Result<Result<(), ChannelConflict>, StoreError> {
         let table = &self.tables.directory;
         let mut tx = vec![
-            put_new(table, encode("channel", &ChannelItem::from_domain(channel))?)?,
+            put_new(table, self.encode_channel("insert channel", channel).await?)?,
             put_new(
                 table,
                 encode(
@@ -166,7 +212,7 @@ impl ChannelWriter for DynamoStore {
         let table = &self.tables.directory;
         let owned = Some("owner_id = :id");
         let id_value = || vec![(":id", n(before.id.get()))];
-        let mut tx = vec![put_if(table, encode("channel", &ChannelItem::from_domain(after))?, "attribute_exists(pk)")?];
+        let mut tx = vec![put_if(table, self.encode_channel("replace channel", after).await?, "attribute_exists(pk)")?];
         // what each transaction item is, by index, to say which condition failed
         let mut steps: Vec<ClaimStep> = vec![ClaimStep::Other];
         let old_webhook = keys::webhook(before.provider(), &before.webhook_token);
@@ -242,7 +288,7 @@ enum ClaimStep {
     Number(String),
 }
 
-fn put_if(table: &str, item: items::Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn put_if(table: &str, item: items::Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -252,7 +298,7 @@ fn put_if(table: &str, item: items::Item, condition: &str) -> Result<TransactWri
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn delete_if(
+pub(super) fn delete_if(
     table: &str,
     key: keys::Key,
     condition: Option<&str>,
@@ -294,9 +340,8 @@ impl ChannelHealthLedger for DynamoStore {
             Ok(out) => {
                 let old = out.attributes.ok_or_else(|| corrupt("record channel health", "no attributes returned"))?;
                 let previous = items::from_item::<ChannelItem>("channel", old)
-                    .and_then(ChannelItem::into_domain)
                     .map_err(|e| corrupt("record channel health", e))?
-                    .status;
+                    .status();
                 Ok(HealthWrite::Recorded { previous })
             }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {

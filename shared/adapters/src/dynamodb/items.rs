@@ -10,8 +10,11 @@ use domain::channel::{
     WebhookUrlType,
 };
 use domain::directory::{AssignmentMode, Extension, MessageQueue, QueueManager, SlaSettings};
+use domain::groups::{ExtensionGroup, MemberSelect, Organization};
 use domain::health::ChannelHealth;
-use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, SessionId, WebhookToken};
+use domain::ids::{
+    ChannelId, ExtGroupId, ExtensionId, ExtensionNumber, MessageId, OrganizationId, QueueId, SessionId, WebhookToken,
+};
 use domain::inbound::{InboundMessage, InboundRecord, InboundState, MediaRef};
 use domain::message::{DeliveryState, Direction, FailureReason, Message, Origin, Receipt, Sender};
 use domain::phone::{BusinessNumber, CustomerAddress};
@@ -19,8 +22,10 @@ use domain::session::{Assignment, LastMessage, ListView, Session, SessionKey, Se
 use domain::sla::{OfferKey, OfferRecord, QueueOffer, SlaEvaluation, SlaNotice, SlaState};
 use domain::time::Timestamp;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::keys;
+use crate::kms::SealedBlob;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -51,11 +56,36 @@ pub fn from_item<T: for<'de> Deserialize<'de>>(kind: &'static str, item: Item) -
 
 // ---------------------------------------------------------------- channels
 
+/// Plain credentials, as items written before envelope encryption hold them (still readable; the
+/// next write seals them).
 #[derive(Debug, Serialize, Deserialize)]
 struct CredentialsItem {
     provider: String,
     /// The provider's keys, decoded (see `domain::credentials`).
     values: BTreeMap<String, String>,
+}
+
+/// Credentials as written now: the provider in the clear, its keys sealed by
+/// [`crate::kms::KmsVault`] (a JSON object of the decoded key/value pairs).
+#[derive(Debug, Serialize, Deserialize)]
+struct SealedCredentialsItem {
+    provider: String,
+    sealed: SealedBlob,
+}
+
+/// Where a stored channel's credential values are.
+#[derive(Debug)]
+pub enum StoredCredentials {
+    /// In the clear (an item from before encryption).
+    Plain(BTreeMap<String, String>),
+    /// Sealed for [`ChannelItem::seal_owner`].
+    Sealed(SealedBlob),
+}
+
+/// The associated data a channel's credentials are sealed for: its id and provider, so a blob
+/// moved to another channel or provider does not open.
+pub fn seal_owner(channel: ChannelId, provider: Provider) -> String {
+    format!("channel#{}#{}", channel.get(), provider.slug())
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -64,7 +94,32 @@ struct NumberRuleItem {
     destination_type: String,
     destination_id: u64,
     #[serde(default)]
-    members: Vec<u64>,
+    members: Vec<StoredMember>,
+}
+
+/// A number's member as stored: an extension as its bare id (the original shape), a group or
+/// organization as `{"type": "ext_group"|"organization", "id": n}`; the order is kept.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredMember {
+    Extension(u64),
+    Other(Member),
+}
+
+impl StoredMember {
+    fn from_domain(m: Member) -> Self {
+        match m {
+            Member::Extension(e) => Self::Extension(e.get()),
+            other => Self::Other(other),
+        }
+    }
+
+    fn into_domain(self) -> Result<Member, CorruptItem> {
+        match self {
+            Self::Extension(e) => ExtensionId::new(e).map(Member::Extension).map_err(|e| corrupt("channel", e)),
+            Self::Other(m) => Ok(m),
+        }
+    }
 }
 
 /// A channel item.
@@ -76,7 +131,10 @@ pub struct ChannelItem {
     kind_sort: String,
     id: u64,
     name: String,
-    credentials: CredentialsItem,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    credentials: Option<CredentialsItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed_credentials: Option<SealedCredentialsItem>,
     webhook_token: String,
     webhook_url_type: String,
     send_rate: u16,
@@ -93,10 +151,16 @@ pub struct ChannelItem {
 }
 
 impl ChannelItem {
-    /// From the domain.
-    pub fn from_domain(c: &Channel) -> Self {
+    /// The credential values of `c` to seal (a JSON object), and who they are sealed for.
+    pub fn credentials_to_seal(c: &Channel) -> Result<(String, Zeroizing<Vec<u8>>), CorruptItem> {
+        let plain = serde_json::to_vec(&c.credentials.to_values()).map_err(|e| corrupt("channel", e))?;
+        Ok((seal_owner(c.id, c.provider()), Zeroizing::new(plain)))
+    }
+
+    /// From the domain, with its credentials sealed (see [`Self::credentials_to_seal`]).
+    pub fn from_domain(c: &Channel, sealed: SealedBlob) -> Self {
         let (pk, sk) = keys::channel(c.id);
-        let credentials = CredentialsItem { provider: c.provider().slug().into(), values: c.credentials.to_values() };
+        let sealed_credentials = SealedCredentialsItem { provider: c.provider().slug().into(), sealed };
         let numbers = c
             .numbers
             .iter()
@@ -104,12 +168,13 @@ impl ChannelItem {
                 let (destination_type, destination_id) = match r.destination {
                     Destination::Extension(e) => ("extension", e.get()),
                     Destination::Queue(q) => ("queue", q.get()),
+                    Destination::Api => ("api", 0),
                 };
                 NumberRuleItem {
                     number: r.number.as_str().to_owned(),
                     destination_type: destination_type.into(),
                     destination_id,
-                    members: r.members.iter().map(|Member::Extension(e)| e.get()).collect(),
+                    members: r.members.iter().map(|m| StoredMember::from_domain(*m)).collect(),
                 }
             })
             .collect();
@@ -120,7 +185,8 @@ impl ChannelItem {
             kind_sort: keys::pad(c.id.get()),
             id: c.id.get(),
             name: c.name.clone(),
-            credentials,
+            credentials: None,
+            sealed_credentials: Some(sealed_credentials),
             webhook_token: c.webhook_token.as_str().to_owned(),
             webhook_url_type: c.webhook_url_type.as_str().into(),
             send_rate: c.send_rate.per_second(),
@@ -137,14 +203,34 @@ impl ChannelItem {
         }
     }
 
-    /// To the domain.
-    pub fn into_domain(self) -> Result<Channel, CorruptItem> {
+    /// The channel's id, provider and where its credential values are.
+    pub fn stored_credentials(&self) -> Result<(ChannelId, Provider, StoredCredentials), CorruptItem> {
         const K: &str = "channel";
-        let creds = self.credentials;
-        let provider = Provider::from_slug(&creds.provider)
-            .ok_or_else(|| corrupt(K, format!("unknown provider {}", creds.provider)))?;
-        let credentials = Credentials::from_values(provider, &creds.values)
+        let id = ChannelId::new(self.id).map_err(|e| corrupt(K, e))?;
+        let (slug, stored) = match (&self.sealed_credentials, &self.credentials) {
+            (Some(s), _) => (&s.provider, StoredCredentials::Sealed(s.sealed.clone())),
+            (None, Some(c)) => (&c.provider, StoredCredentials::Plain(c.values.clone())),
+            (None, None) => return Err(corrupt(K, "no credentials")),
+        };
+        let provider = Provider::from_slug(slug).ok_or_else(|| corrupt(K, format!("unknown provider {slug}")))?;
+        Ok((id, provider, stored))
+    }
+
+    /// The last health check's result, without opening the credentials.
+    pub fn status(&self) -> ChannelStatus {
+        match (ChannelHealth::parse(&self.status), self.health_checked_at) {
+            (Some(health), Some(at)) => ChannelStatus::Checked { health, at: Timestamp::from_micros(at) },
+            _ => ChannelStatus::NotChecked,
+        }
+    }
+
+    /// To the domain, given the credential values (opened from [`Self::stored_credentials`]).
+    pub fn into_domain(self, values: &BTreeMap<String, String>) -> Result<Channel, CorruptItem> {
+        const K: &str = "channel";
+        let (_, provider, _) = self.stored_credentials()?;
+        let credentials = Credentials::from_values(provider, values)
             .map_err(|problems| corrupt(K, format!("credentials: {problems:?}")))?;
+        let status = self.status();
         let numbers = self
             .numbers
             .into_iter()
@@ -154,13 +240,10 @@ impl ChannelItem {
                         Destination::Extension(ExtensionId::new(n.destination_id).map_err(|e| corrupt(K, e))?)
                     }
                     "queue" => Destination::Queue(QueueId::new(n.destination_id).map_err(|e| corrupt(K, e))?),
+                    "api" => Destination::Api,
                     other => return Err(corrupt(K, format!("destination type {other}"))),
                 };
-                let members = n
-                    .members
-                    .into_iter()
-                    .map(|m| ExtensionId::new(m).map(Member::Extension).map_err(|e| corrupt(K, e)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let members = n.members.into_iter().map(StoredMember::into_domain).collect::<Result<Vec<_>, _>>()?;
                 Ok(NumberRule {
                     number: BusinessNumber::parse(&n.number).map_err(|e| corrupt(K, e))?,
                     destination,
@@ -178,10 +261,7 @@ impl ChannelItem {
             auto_close_session: self.auto_close_session,
             session_expired_days: SessionTimeoutDays::new(self.session_expired_days).map_err(|e| corrupt(K, e))?,
             numbers,
-            status: match (ChannelHealth::parse(&self.status), self.health_checked_at) {
-                (Some(health), Some(at)) => ChannelStatus::Checked { health, at: Timestamp::from_micros(at) },
-                _ => ChannelStatus::NotChecked,
-            },
+            status,
             enabled: self.enabled,
             created_at: Timestamp::from_micros(self.created_at),
         })
@@ -334,6 +414,117 @@ impl QueueItem {
     }
 }
 
+/// An extension group item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExtGroupItem {
+    pk: String,
+    sk: String,
+    kind: String,
+    kind_sort: String,
+    id: u64,
+    name: String,
+    /// `sel_all_ext` or `sel_specific`.
+    member_select: String,
+    /// The listed extensions (`sel_specific`).
+    #[serde(default)]
+    members: Vec<u64>,
+    created_at: i64,
+}
+
+impl ExtGroupItem {
+    /// From the domain.
+    pub fn from_domain(g: &ExtensionGroup) -> Self {
+        let (pk, sk) = keys::ext_group(g.id);
+        Self {
+            pk,
+            sk,
+            kind: keys::kind::EXT_GROUP.into(),
+            kind_sort: keys::pad(g.id.get()),
+            id: g.id.get(),
+            name: g.name.clone(),
+            member_select: g.member_select.as_str().into(),
+            members: g.member_select.listed().iter().map(|e| e.get()).collect(),
+            created_at: g.created_at.as_micros(),
+        }
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<ExtensionGroup, CorruptItem> {
+        const K: &str = "extension group";
+        let member_select = match self.member_select.as_str() {
+            "sel_all_ext" => MemberSelect::AllExtensions,
+            "sel_specific" => MemberSelect::Specific(
+                self.members
+                    .into_iter()
+                    .map(|m| ExtensionId::new(m).map_err(|e| corrupt(K, e)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => return Err(corrupt(K, format!("member_select {other}"))),
+        };
+        Ok(ExtensionGroup {
+            id: ExtGroupId::new(self.id).map_err(|e| corrupt(K, e))?,
+            name: self.name,
+            member_select,
+            created_at: Timestamp::from_micros(self.created_at),
+        })
+    }
+}
+
+/// An organization item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrganizationItem {
+    pk: String,
+    sk: String,
+    kind: String,
+    kind_sort: String,
+    id: u64,
+    name: String,
+    /// Absent for a top-level organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent_id: Option<u64>,
+    order: u32,
+    /// The extensions placed directly in it.
+    #[serde(default)]
+    extensions: Vec<u64>,
+    created_at: i64,
+}
+
+impl OrganizationItem {
+    /// From the domain.
+    pub fn from_domain(o: &Organization) -> Self {
+        let (pk, sk) = keys::organization(o.id);
+        Self {
+            pk,
+            sk,
+            kind: keys::kind::ORGANIZATION.into(),
+            kind_sort: keys::pad(o.id.get()),
+            id: o.id.get(),
+            name: o.name.clone(),
+            parent_id: o.parent_id.map(OrganizationId::get),
+            order: o.order,
+            extensions: o.extensions.iter().map(|e| e.get()).collect(),
+            created_at: o.created_at.as_micros(),
+        }
+    }
+
+    /// To the domain.
+    pub fn into_domain(self) -> Result<Organization, CorruptItem> {
+        const K: &str = "organization";
+        Ok(Organization {
+            id: OrganizationId::new(self.id).map_err(|e| corrupt(K, e))?,
+            name: self.name,
+            parent_id: self.parent_id.map(OrganizationId::new).transpose().map_err(|e| corrupt(K, e))?,
+            order: self.order,
+            extensions: self
+                .extensions
+                .into_iter()
+                .map(|m| ExtensionId::new(m).map_err(|e| corrupt(K, e)))
+                .collect::<Result<_, _>>()?,
+            created_at: Timestamp::from_micros(self.created_at),
+        })
+    }
+}
+
 /// A queue-membership item (`AGENT#{ext}` / `QUEUE#{queue}`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MembershipItem {
@@ -479,6 +670,13 @@ pub struct SessionItem {
     offer_entered_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     offer_answered_at: Option<i64>,
+    /// ChatLogIndex partition: `LOG#{created month}` (every session; absent on items written
+    /// before the index, until their next full write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_month: Option<String>,
+    /// ChatLogIndex sort: `{created_at µs:020}#{id:020}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_sort: Option<String>,
 }
 
 /// Storage names of an assignment.
@@ -533,6 +731,8 @@ impl SessionItem {
             offer_queue: s.offer.map(|o| o.queue.get()),
             offer_entered_at: s.offer.map(|o| o.entered_at.as_micros()),
             offer_answered_at: s.offer.and_then(|o| o.answered_at).map(Timestamp::as_micros),
+            log_month: Some(keys::log_month(domain::chat_log::Month::of(s.created_at))),
+            log_sort: Some(keys::log_sort(s.created_at, s.id)),
         }
     }
 

@@ -3,7 +3,10 @@
 //! numeric order.
 
 use domain::channel::Provider;
-use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
+use domain::ids::{
+    ChannelId, ExtGroupId, ExtensionId, ExtensionNumber, MessageId, OrganizationId, QueueId, Sequence, SessionId,
+    WebhookToken,
+};
 use domain::inbound::InboundKey;
 use domain::session::{Audience, ListOwner, SessionKey};
 use domain::sla::OfferKey;
@@ -64,6 +67,26 @@ pub fn agent_membership(ext: ExtensionId, queue: QueueId) -> Key {
     (agent_partition(ext), format!("QUEUE#{}", pad(queue.get())))
 }
 
+/// An extension group.
+pub fn ext_group(id: ExtGroupId) -> Key {
+    (format!("EXTGROUP#{id}"), "EXTGROUP".into())
+}
+
+/// The claim of an extension group name (case-insensitive: `domain::groups::name_key`).
+pub fn ext_group_name(name: &str) -> Key {
+    (format!("EXTGROUPNAME#{}", domain::groups::name_key(name)), "EXTGROUPNAME".into())
+}
+
+/// An organization.
+pub fn organization(id: OrganizationId) -> Key {
+    (format!("ORG#{id}"), "ORG".into())
+}
+
+/// The claim of an organization name (case-insensitive: `domain::groups::name_key`).
+pub fn organization_name(name: &str) -> Key {
+    (format!("ORGNAME#{}", domain::groups::name_key(name)), "ORGNAME".into())
+}
+
 /// `kind` values of the KindIndex.
 pub mod kind {
     /// Channels.
@@ -72,6 +95,10 @@ pub mod kind {
     pub const EXTENSION: &str = "EXT";
     /// Queues.
     pub const QUEUE: &str = "QUEUE";
+    /// Extension groups.
+    pub const EXT_GROUP: &str = "EXTGROUP";
+    /// Organizations.
+    pub const ORGANIZATION: &str = "ORG";
 }
 
 /// A sequence counter (in the table of the entities it numbers).
@@ -143,6 +170,26 @@ pub const TIMELINE_PREFIX: &str = "OP#";
 /// A timeline entry (time plus a discriminator so two entries in the same microsecond coexist).
 pub fn timeline(session: SessionId, at: Timestamp, discriminator: &str) -> Key {
     (session_partition(session), format!("{TIMELINE_PREFIX}{}#{discriminator}", pad_time(at)))
+}
+
+/// ChatLogIndex partition: the month a session was created in (`LOG#yyyy-mm`, UTC).
+pub fn log_month(month: domain::chat_log::Month) -> String {
+    format!("LOG#{month}")
+}
+
+/// ChatLogIndex sort key: creation time then session id, so string order is creation order.
+pub fn log_sort(created_at: Timestamp, session: SessionId) -> String {
+    format!("{}#{}", pad_time(created_at), pad(session.get()))
+}
+
+/// The first ChatLogIndex sort key at or after `t` (range bound).
+pub fn log_bound(t: Timestamp) -> String {
+    format!("{}#", pad_time(t))
+}
+
+/// A chat-log export job.
+pub fn chat_log_export(id: &domain::chat_log::ExportId) -> Key {
+    (format!("EXPORT#{}", id.as_str()), "EXPORT".into())
 }
 
 /// A channel's send schedule.

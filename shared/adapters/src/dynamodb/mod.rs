@@ -5,9 +5,12 @@
 //! One [`DynamoStore`] value implements every store port; each function asks only for the traits
 //! it uses. Every read on a request or scheduled path is a key or index query — there is no Scan.
 
+pub mod chat_log;
 mod conversation;
 mod directory;
 pub mod errors;
+mod event_push;
+mod groups;
 pub mod items;
 pub mod keys;
 mod pacer;
@@ -24,6 +27,7 @@ use domain::ports::StoreError;
 
 use self::errors::{cancellation_reasons, is_conflict, store_error};
 use self::items::Item;
+use crate::kms::KmsVault;
 
 /// The physical table names (from the environment: `*_TABLE_NAME`).
 #[derive(Debug, Clone, Default)]
@@ -41,12 +45,22 @@ pub struct Tables {
 pub struct DynamoStore {
     client: Client,
     tables: Tables,
+    /// Seals and opens channel credentials; functions that never read or write a whole channel
+    /// go without one (and get a permanent error if they try).
+    vault: Option<KmsVault>,
 }
 
 impl DynamoStore {
     /// A store over `tables`.
     pub fn new(client: Client, tables: Tables) -> Self {
-        Self { client, tables }
+        Self { client, tables, vault: None }
+    }
+
+    /// The same store, sealing and opening channel credentials with `vault`.
+    #[must_use]
+    pub fn with_vault(mut self, vault: KmsVault) -> Self {
+        self.vault = Some(vault);
+        self
     }
 
     /// The client.

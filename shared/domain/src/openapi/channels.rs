@@ -10,7 +10,7 @@ use crate::channel::{
 };
 use crate::credentials::{KeyKind, KeyValues, account_keys, decode_base64_text};
 use crate::health::ChannelHealth;
-use crate::ids::{ExtensionId, QueueId};
+use crate::ids::{ExtGroupId, ExtensionId, OrganizationId, QueueId};
 use crate::openapi::{ApiError, FieldError, Fields};
 use crate::phone::BusinessNumber;
 use crate::stats::Counters;
@@ -368,16 +368,17 @@ fn parse_dids(f: &mut Fields<'_>, items: &[Value], channel_type: Option<ChannelT
                     Some(v) => QueueId::new(v).ok().map(Destination::Queue),
                 },
             },
-            Some("api") => {
-                d.error(
-                    "destination_type",
-                    "unsupported",
-                    "'api' (third-party platform) is not supported by this version yet",
-                );
-                None
-            }
+            // the third-party platform has no id: leave destination_id out (empty, 0 and `api` are
+            // accepted as "none")
+            Some("api") => match destination_id.as_deref().map(str::trim) {
+                None | Some("" | "0" | "api") => Some(Destination::Api),
+                Some(_) => {
+                    d.error("destination_id", "format", "must be left out when destination_type is 'api'");
+                    None
+                }
+            },
             Some(_) => {
-                d.error("destination_type", "enum", "must be 'extension' or 'queue'");
+                d.error("destination_type", "enum", "must be 'extension', 'queue' or 'api'");
                 None
             }
             None => None,
@@ -395,11 +396,18 @@ fn parse_dids(f: &mut Fields<'_>, items: &[Value], channel_type: Option<ChannelT
                             None => mf.error("value", "format", "must be a positive integer extension id"),
                         }
                     }
-                    (Some("ext_group" | "organization"), _) => mf.error(
-                        "type",
-                        "unsupported",
-                        "extension groups and organizations are not supported by this version yet",
-                    ),
+                    (Some("ext_group"), Some(v)) => {
+                        match v.trim().parse::<u64>().ok().and_then(|v| ExtGroupId::new(v).ok()) {
+                            Some(id) => members.push(Member::ExtGroup(id)),
+                            None => mf.error("value", "format", "must be a positive integer extension group id"),
+                        }
+                    }
+                    (Some("organization"), Some(v)) => {
+                        match v.trim().parse::<u64>().ok().and_then(|v| OrganizationId::new(v).ok()) {
+                            Some(id) => members.push(Member::Organization(id)),
+                            None => mf.error("value", "format", "must be a positive integer organization id"),
+                        }
+                    }
                     (Some(_), _) => mf.error("type", "enum", "must be 'extension', 'ext_group' or 'organization'"),
                     _ => {}
                 }
@@ -433,12 +441,15 @@ fn dids_json(numbers: &[NumberRule]) -> Value {
             let (kind, id) = match r.destination {
                 Destination::Extension(e) => ("extension", e.to_string()),
                 Destination::Queue(q) => ("queue", q.to_string()),
+                Destination::Api => ("api", String::new()),
             };
             let members: Vec<Value> = r
                 .members
                 .iter()
                 .map(|m| match m {
                     Member::Extension(e) => json!({"type": "extension", "value": e.to_string()}),
+                    Member::ExtGroup(g) => json!({"type": "ext_group", "value": g.to_string()}),
+                    Member::Organization(o) => json!({"type": "organization", "value": o.to_string()}),
                 })
                 .collect();
             json!({"did_number": r.number.as_str(), "destination_type": kind, "destination_id": id, "members": members})
@@ -561,7 +572,7 @@ mod tests {
             "send_rate": 500,
             "session_expired_time": 0,
             "dids": [{"did_number": "12345", "destination_type": "queue"},
-                     {"did_number": "+14102161183", "destination_type": "api"}]
+                     {"did_number": "+14102161183", "destination_type": "fax"}]
         });
         let err = parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err();
         let fields: Vec<&str> = err.invalid_params.iter().map(|e| e.field.as_str()).collect();
@@ -608,5 +619,24 @@ mod tests {
         ]);
         let err = parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err();
         assert_eq!(err.invalid_params[0].validation_type, "duplicate");
+    }
+    #[test]
+    fn when_destination_is_api_should_store_it_without_an_id_and_read_it_back() {
+        let mut body = seed_request();
+        body["dids"] = json!([
+            {"did_number": "+14102161183", "destination_type": "api"},
+            {"did_number": "+14102161184", "destination_type": "api", "destination_id": "0"},
+            {"did_number": "+14102161185", "destination_type": "api", "destination_id": "7"}
+        ]);
+        let err = parse_create(&body, UrlPolicy::HttpsOnly).unwrap_err();
+        assert_eq!(err.invalid_params.len(), 1);
+        assert_eq!(err.invalid_params[0].field, "dids[2].destination_id");
+        body["dids"].as_array_mut().unwrap().pop();
+        let draft = parse_create(&body, UrlPolicy::HttpsOnly).unwrap();
+        assert!(draft.numbers.iter().all(|r| r.destination == Destination::Api));
+        assert_eq!(
+            dids_json(&draft.numbers)[0],
+            json!({"did_number": "+14102161183", "destination_type": "api", "destination_id": "", "members": []})
+        );
     }
 }

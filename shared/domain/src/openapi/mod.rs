@@ -9,9 +9,12 @@
 //! what is wrong.
 
 pub mod channels;
+pub mod chat_logs;
 pub mod directory;
+pub mod groups;
 pub mod sessions;
 pub mod templates;
+pub mod webhook;
 
 use serde_json::{Map, Value, json};
 

@@ -451,6 +451,9 @@ pub fn message_record(m: &Message) -> Value {
         Sender::Api => {
             json!({"user_id": 0, "user_no": "api", "user_type": user_type::API, "avatar": "", "username": ""})
         }
+        Sender::System => {
+            json!({"user_id": 0, "user_no": "system", "user_type": 0, "avatar": "", "username": "System"})
+        }
     };
     let (send_error, send_error_msg, prompt) = match (&m.delivery, m.receipt.as_ref().and_then(|r| r.status.failure()))
     {

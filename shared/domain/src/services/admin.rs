@@ -10,8 +10,8 @@ use crate::openapi::channels::{ChannelDraft, ChannelUpdate};
 use crate::openapi::directory::{ExtensionDraft, ExtensionProfile, ExtensionUpdate, QueueDraft};
 use crate::openapi::{ApiError, ErrCode, FieldError};
 use crate::ports::{
-    ChannelConflict, ChannelReader, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, InactiveSessions,
-    QueueDirectory, Random, Sequences, SessionList, SessionStore, StoreError,
+    ChannelConflict, ChannelReader, ChannelWriter, Clock, ExtensionConflict, ExtensionDirectory, ExtensionGroups,
+    InactiveSessions, Organizations, QueueDirectory, Random, Sequences, SessionList, SessionStore, StoreError,
 };
 use crate::session::{ListOwner, Session};
 use crate::time::Timestamp;
@@ -63,7 +63,7 @@ pub async fn create_channel<N, W, X, Q, R, K>(
 where
     N: Sequences,
     W: ChannelWriter,
-    X: ExtensionDirectory,
+    X: ExtensionDirectory + ExtensionGroups + Organizations,
     Q: QueueDirectory,
     R: Random,
     K: Clock,
@@ -116,7 +116,7 @@ async fn check_references<N, W, X, Q, R, K>(
     numbers: &[NumberRule],
 ) -> Result<(), AdminError>
 where
-    X: ExtensionDirectory,
+    X: ExtensionDirectory + ExtensionGroups + Organizations,
     Q: QueueDirectory,
 {
     let mut missing = Vec::new();
@@ -140,15 +140,17 @@ where
                     ));
                 }
             }
+            Destination::Api => {}
         }
         for (j, member) in rule.members.iter().enumerate() {
-            let Member::Extension(e) = member;
-            if ports.extensions.extension(*e).await?.is_none() {
-                missing.push(FieldError::new(
-                    format!("dids[{i}].members[{j}].value"),
-                    "not_found",
-                    format!("extension {e} does not exist"),
-                ));
+            let problem = match member {
+                Member::Extension(e) => {
+                    ports.extensions.extension(*e).await?.is_none().then(|| format!("extension {e} does not exist"))
+                }
+                other => super::groups::missing_member(ports.extensions, other).await?,
+            };
+            if let Some(problem) = problem {
+                missing.push(FieldError::new(format!("dids[{i}].members[{j}].value"), "not_found", problem));
             }
         }
     }
@@ -168,7 +170,7 @@ pub async fn update_channel<N, W, X, Q, R, K>(
 ) -> Result<Channel, AdminError>
 where
     W: ChannelWriter,
-    X: ExtensionDirectory,
+    X: ExtensionDirectory + ExtensionGroups + Organizations,
     Q: QueueDirectory,
     R: Random,
 {
@@ -447,8 +449,8 @@ fn in_use(submsg: String, reason: &'static str) -> AdminError {
 }
 
 /// Deletes an extension, refused (70084, with a reason) while a queue has it as agent or manager,
-/// a number routes to it or lists it as a member, or it owns an open session: each would be left
-/// pointing at nobody.
+/// a number routes to it or lists it as a member, an extension group or organization lists it, or
+/// it owns an open session: each would be left pointing at nobody.
 pub async fn delete_extension<N, W, X, Q, R, K, C, S>(
     ports: &AdminPorts<'_, N, W, X, Q, R, K>,
     channels: &C,
@@ -456,7 +458,7 @@ pub async fn delete_extension<N, W, X, Q, R, K, C, S>(
     ext: &Extension,
 ) -> Result<(), AdminError>
 where
-    X: ExtensionDirectory,
+    X: ExtensionDirectory + ExtensionGroups + Organizations,
     Q: QueueDirectory,
     C: ChannelReader,
     S: SessionStore,
@@ -487,6 +489,12 @@ where
                 "extension_in_use",
             ));
         }
+    }
+    if let Some(listing) = super::groups::listing_of_extension(ports.extensions, ext.id).await? {
+        return Err(in_use(
+            format!("extension {} is listed in {listing}; remove it there first", ext.id),
+            "extension_in_use",
+        ));
     }
     let owner = ListOwner::Extension(ext.id);
     for archived in [false, true] {

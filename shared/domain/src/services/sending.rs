@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::channel::{Channel, ChannelType, Member};
+use crate::channel::{Channel, ChannelType};
 use crate::events::{DomainEvent, LifecycleEvent};
 use crate::ids::{ChannelId, MessageId, SessionId};
 use crate::message::{
@@ -27,9 +27,9 @@ use crate::message::{
 use crate::pacing::{self, SlotDecision};
 use crate::phone::CustomerAddress;
 use crate::ports::{
-    AssignmentChange, ChannelReader, Clock, DeliveryResult, EventPublisher, OutboundCommit, OutboundCommitOutcome,
-    OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory, ReceiptLedger, SendClaim, Sequences,
-    SessionStore, StoreError, StoredTemplate, TemplateStore,
+    AssignmentChange, ChannelReader, Clock, DeliveryResult, EventPublisher, ExtensionGroups, Organizations,
+    OutboundCommit, OutboundCommitOutcome, OutboundLedger, OutboundQueue, Pacer, ProviderHttp, QueueDirectory,
+    ReceiptLedger, SendClaim, Sequences, SessionStore, StoreError, StoredTemplate, TemplateStore,
 };
 use crate::provider::{self, OutboundContent, ProviderEndpoints, SendOutcome};
 use crate::services::receipts;
@@ -56,7 +56,8 @@ const MAX_ACCEPT_ATTEMPTS: usize = 4;
 pub struct AcceptPorts<'a, S, C, Q, N, O, E, K, T> {
     /// Sessions.
     pub sessions: &'a S,
-    /// Channels (starting a session).
+    /// Channels (starting a session), with the extension groups and organizations a number's
+    /// members may name.
     pub channels: &'a C,
     /// Queues (for queue membership and mode).
     pub queues: &'a Q,
@@ -245,7 +246,7 @@ pub async fn accept_agent_message<S, C, Q, N, O, E, K, T>(
 ) -> Result<AcceptedMessage, AcceptError>
 where
     S: SessionStore,
-    C: ChannelReader,
+    C: ChannelReader + ExtensionGroups + Organizations,
     Q: QueueDirectory,
     N: Sequences,
     O: OutboundQueue,
@@ -281,7 +282,7 @@ where
             }
             let rule = found.rule_for(business_number).ok_or(StartRefusal::UnknownNumber)?;
             if let Actor::Extension(e) = request.actor
-                && !rule.members.contains(&Member::Extension(e))
+                && !super::groups::number_allows(ports.channels, &rule.members, e).await?
             {
                 return Err(StartRefusal::NotAllowedOnNumber.into());
             }
