@@ -209,7 +209,12 @@ pub struct FunctionSpec {
     pub init_timeout: Duration,
 }
 
+/// The operating-system ids of a pool's live processes (for [`FunctionPool::kill_all`]).
+type LivePids = Arc<Mutex<std::collections::BTreeSet<u32>>>;
+
 struct Process {
+    pid: Option<u32>,
+    live: LivePids,
     api: RuntimeApi,
     exited: watch::Receiver<Option<String>>,
     kill: Option<oneshot::Sender<()>>,
@@ -220,6 +225,9 @@ struct Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        if let Some(pid) = self.pid {
+            lock(&self.live).remove(&pid);
+        }
         self.api.stop();
         self.supervisor.abort();
         for r in &self.readers {
@@ -229,7 +237,7 @@ impl Drop for Process {
 }
 
 impl Process {
-    async fn spawn(spec: &FunctionSpec, sink: Arc<LogSink>) -> Result<Process, StartError> {
+    async fn spawn(spec: &FunctionSpec, sink: Arc<LogSink>, live: LivePids) -> Result<Process, StartError> {
         if !spec.binary.is_file() {
             return Err(StartError::MissingBinary { function: spec.logical_id.clone(), path: spec.binary.clone() });
         }
@@ -246,6 +254,10 @@ impl Process {
             .kill_on_drop(true)
             .spawn()
             .map_err(spawn_error)?;
+        let pid = child.id();
+        if let Some(pid) = pid {
+            lock(&live).insert(pid);
+        }
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -270,7 +282,7 @@ impl Process {
             };
             exit_tx.send_replace(Some(status));
         });
-        Ok(Process { api, exited, kill: Some(kill), supervisor, readers, tail })
+        Ok(Process { pid, live, api, exited, kill: Some(kill), supervisor, readers, tail })
     }
 
     fn exit_status(&self) -> Option<String> {
@@ -380,6 +392,7 @@ pub struct FunctionPool {
     idle_tx: mpsc::UnboundedSender<usize>,
     idle_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<usize>>,
     closed: AtomicBool,
+    live: LivePids,
 }
 
 impl std::fmt::Debug for FunctionPool {
@@ -410,8 +423,9 @@ impl FunctionPool {
     /// Starts `instances` processes in parallel and waits until each has called `/next` once.
     pub async fn start(spec: FunctionSpec, sink: Arc<LogSink>, instances: usize) -> Result<FunctionPool, StartError> {
         let instances = instances.max(1);
+        let live = LivePids::default();
         let started = futures::future::join_all((0..instances).map(|_| async {
-            let process = Process::spawn(&spec, sink.clone()).await?;
+            let process = Process::spawn(&spec, sink.clone(), live.clone()).await?;
             process.wait_ready(&spec).await?;
             Ok::<_, StartError>(process)
         }))
@@ -431,6 +445,7 @@ impl FunctionPool {
             idle_tx,
             idle_rx: tokio::sync::Mutex::new(idle_rx),
             closed: AtomicBool::new(false),
+            live,
         })
     }
 
@@ -526,12 +541,29 @@ impl FunctionPool {
         if self.closed.load(Ordering::SeqCst) {
             return;
         }
-        match Process::spawn(&self.spec, self.sink.clone()).await {
+        match Process::spawn(&self.spec, self.sink.clone(), self.live.clone()).await {
             Ok(p) => *slot = Some(p),
             Err(e) => {
                 tracing::error!(function = %self.spec.logical_id, error = %e, "cannot restart function");
             }
         }
+    }
+
+    /// Crash injection: SIGKILLs every live process of the function, as if the machine under a
+    /// Lambda died mid-invocation. A running invocation ends as [`InvokeError::Crashed`] (an SQS
+    /// message it was handling is not deleted, so it comes back after its visibility timeout);
+    /// each process is replaced. Returns how many were killed.
+    pub fn kill_all(&self) -> usize {
+        let pids: Vec<u32> = lock(&self.live).iter().copied().collect();
+        let mut killed = 0;
+        for pid in pids {
+            let status = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            if status.is_ok_and(|s| s.success()) {
+                killed += 1;
+            }
+        }
+        tracing::warn!(function = %self.spec.logical_id, killed, "function processes killed (crash injection)");
+        killed
     }
 
     /// Kills every process and waits for them to exit.

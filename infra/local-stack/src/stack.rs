@@ -407,6 +407,12 @@ impl LocalStack {
         Ok(EventTap::create(&self.clients, &self.config.resource_prefix, name, arn).await?)
     }
 
+    /// Crash injection: kills every process of function `logical_id` (see
+    /// [`crate::functions::FunctionPool::kill_all`]); how many were killed.
+    pub fn kill_function(&self, logical_id: &str) -> usize {
+        self.functions.pool(logical_id).map_or(0, |p| p.kill_all())
+    }
+
     /// Everything function `logical_id` printed (last [`crate::functions::LOG_RING_LINES`]).
     pub fn function_logs(&self, logical_id: &str) -> Vec<String> {
         self.functions.logs(logical_id)
