@@ -62,7 +62,7 @@ unit: ## only the fast tests (no emulator)
 	cargo test --workspace --lib --bins $(CARGO_FLAGS)
 
 bench: venv build ## run the benchmarks and record them in docs/benchmarks.md
-	cargo build --release --bins $(CARGO_FLAGS) -p webhook-ingest -p router -p sender -p admin-api -p agent-api -p outbox-reconciler -p auto-close -p channel-health -p queue-sla -p sla-timer -p template-sync -p event-push -p chat-log-export
+	cargo build --release --bins $(CARGO_FLAGS) -p webhook-ingest -p router -p sender -p admin-api -p agent-api -p outbox-reconciler -p auto-close -p channel-health -p queue-sla -p sla-timer -p template-sync -p event-push -p chat-log-export -p campaign-worker
 	cargo bench -p domain --bench webhook $(CARGO_FLAGS) -- --noplot
 	cargo bench -p system-tests --bench system $(CARGO_FLAGS)
 	python3 infra/bench_report.py > target/bench/benchmarks.md.new

@@ -29,6 +29,13 @@ fn every_sample_event_parses_as_its_functions_event_type() {
                 let event: SqsEvent = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert!(!event.records.is_empty(), "{name} has no records");
             }
+            "campaign-worker" if name.ends_with(".scheduled.json") => {
+                let _: EventBridgeEvent<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            "campaign-worker" => {
+                let event: SqsEvent = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(!event.records.is_empty(), "{name} has no records");
+            }
             "outbox-reconciler" | "auto-close" | "channel-health" | "queue-sla" | "template-sync" => {
                 let _: EventBridgeEvent<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             }

@@ -10,7 +10,7 @@ use crate::providers::{META_ACCESS_TOKEN, META_APP_SECRET, b64, create_channel, 
 const NUMBER: &str = "+16505553333";
 const WABA: &str = "102290129340398";
 
-async fn whatsapp_channel(t: &TestStack, admin: &str, ext: u64) -> u64 {
+pub(crate) async fn whatsapp_channel(t: &TestStack, admin: &str, ext: u64) -> u64 {
     let (id, _) = create_channel(
         t,
         admin,

@@ -33,6 +33,11 @@ pub struct Config {
     /// Chat-log exports: the bucket (`CHAT_LOG_EXPORT_BUCKET`) and the export function's queue
     /// (`CHAT_LOG_EXPORT_QUEUE_URL`); `None` when either is unset.
     pub chat_log_exports: Option<(String, String)>,
+    /// Message campaigns: the worker's queue (`CAMPAIGN_QUEUE_URL`) and the organisation's time
+    /// zone (`DEFAULT_TIME_ZONE`, IANA, default UTC); `None` when the queue is unset.
+    pub campaigns: Option<(String, String)>,
+    /// The message-files bucket (`MESSAGE_FILES_BUCKET`): CSV recipient lists and MMS files.
+    pub files_bucket: Option<String>,
 }
 
 impl Config {
@@ -71,6 +76,20 @@ impl Config {
             endpoints: ProviderEndpoints::configured(optional("PROVIDER_API_BASE_URL").as_deref()),
             event_bus_name: required("EVENT_BUS_NAME")?,
             chat_log_exports: optional("CHAT_LOG_EXPORT_BUCKET").zip(optional("CHAT_LOG_EXPORT_QUEUE_URL")),
+            campaigns: match optional("CAMPAIGN_QUEUE_URL") {
+                None => None,
+                Some(queue) => {
+                    let zone = optional("DEFAULT_TIME_ZONE").unwrap_or_else(|| "UTC".to_owned());
+                    if !domain::campaign::valid_time_zone(&zone) {
+                        return Err(ConfigError::Invalid {
+                            name: "DEFAULT_TIME_ZONE",
+                            reason: format!("'{zone}' is not an IANA time zone"),
+                        });
+                    }
+                    Some((queue, zone))
+                }
+            },
+            files_bucket: optional("MESSAGE_FILES_BUCKET"),
             extension_capacity: match optional("EXTENSION_CAPACITY") {
                 None => DEFAULT_EXTENSION_CAPACITY,
                 Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {

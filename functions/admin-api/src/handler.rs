@@ -54,6 +54,8 @@ pub struct Deps<S, R, K, H, E> {
     pub extension_capacity: u32,
     /// Chat-log exports (bucket and queue); `None` where the deployment has none.
     pub chat_log_exports: Option<crate::chat_log::ChatLogExports>,
+    /// Message campaigns (the worker's queue, the time zone); `None` where the deployment has none.
+    pub campaigns: Option<crate::campaign::Campaigns>,
 }
 
 /// The store ports this function uses.
@@ -78,6 +80,9 @@ pub trait AdminStore:
     + domain::ports::ChatLogStore
     + domain::ports::ExportJobs
     + domain::ports::OutboundLedger
+    + domain::ports::Phonebooks
+    + domain::ports::CampaignStore
+    + domain::ports::FileStore
 {
 }
 impl<T> AdminStore for T where
@@ -101,6 +106,9 @@ impl<T> AdminStore for T where
         + domain::ports::ChatLogStore
         + domain::ports::ExportJobs
         + domain::ports::OutboundLedger
+        + domain::ports::Phonebooks
+        + domain::ports::CampaignStore
+        + domain::ports::FileStore
 {
 }
 
@@ -160,6 +168,8 @@ async fn route<S: AdminStore, R: Random, K: Clock, H: ProviderHttp, E: EventPubl
             // The docs' request URL spells it `message_queues/delete`; their example does not.
             ("message_queue" | "message_queues", "delete") => queue_delete(deps, req).await,
             ("chat_log", _) => crate::chat_log::route(deps, req).await,
+            ("message_campaign", _) => crate::campaign::route(deps, req).await,
+            ("phonebook", _) => crate::phonebook::route(deps, req).await,
             ("extensiongroup", "list") => groups::group_list(deps, req).await,
             ("extensiongroup", "search") => groups::group_search(deps, req).await,
             ("extensiongroup", "get") => groups::group_get(deps, req).await,
@@ -895,6 +905,7 @@ mod tests {
             endpoints: ProviderEndpoints::default(),
             events: InMemoryEvents::new(),
             chat_log_exports: None,
+            campaigns: None,
         }
     }
 

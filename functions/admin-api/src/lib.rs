@@ -2,6 +2,8 @@
 //! (`message_channel/*`, `extension/*`, `message_queue/*`). Shapes and rules are in
 //! `domain::openapi` and `domain::services`; this crate routes requests to them.
 
+pub mod campaign;
 pub mod chat_log;
 pub mod config;
 pub mod handler;
+pub mod phonebook;

@@ -53,6 +53,7 @@ pub trait AgentStore:
     + TokenStore
     + IdempotencyStore
     + TemplateStore
+    + domain::ports::FileStore
 {
 }
 impl<T> AgentStore for T where
@@ -66,6 +67,7 @@ impl<T> AgentStore for T where
         + TokenStore
         + IdempotencyStore
         + TemplateStore
+        + domain::ports::FileStore
 {
 }
 
@@ -104,6 +106,7 @@ async fn route<S: AgentStore, O: OutboundQueue + SlaTimers, E: EventPublisher, K
             ("message", "send") => message_send(deps, req, &principal).await,
             ("message", "get") => message_get(deps, req, &principal).await,
             ("message", "query") => message_query(deps, req, &principal).await,
+            ("message", "batchupload") => crate::files::batchupload(&deps.store, &deps.clock, req).await,
             (resource, action) => Err(ApiError::new(
                 ErrCode::InterfaceNotExisted,
                 format!("{resource}/{action} is not an endpoint of this version"),

@@ -3,4 +3,5 @@
 //! `domain::openapi` and `domain::services`; this crate routes requests to them.
 
 pub mod config;
+pub mod files;
 pub mod handler;

@@ -2,6 +2,7 @@
 
 use adapters::dynamodb::DynamoStore;
 use adapters::eventbridge::EventBridgePublisher;
+use adapters::files::S3FileObjects;
 use adapters::kms::KmsVault;
 use adapters::sqs::{SendQueues, SqsQueue};
 use adapters::system::SystemClock;
@@ -15,7 +16,8 @@ async fn main() -> Result<(), Error> {
     let sdk = lambda_support::aws::sdk_config().await;
     let deps = handler::Deps {
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.tables)
-            .with_vault(KmsVault::new(aws_sdk_kms::Client::new(&sdk), config.credentials_key_id)),
+            .with_vault(KmsVault::new(aws_sdk_kms::Client::new(&sdk), config.credentials_key_id))
+            .with_files(S3FileObjects::new(adapters::s3::client(&sdk), config.message_files_bucket)),
         outbound: SendQueues {
             outbound: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.outbound_queue_url),
             sla_timers: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.sla_timer_queue_url),

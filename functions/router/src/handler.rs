@@ -3,8 +3,9 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use domain::inbound::InboundJob;
-use domain::ports::{ChannelReader, EventPublisher, Inbox, Sequences, SessionStore, SlaTimers};
-use domain::services::routing::{RouteError, RoutingPorts, route_inbound};
+use domain::ports::{CampaignStore, ChannelReader, EventPublisher, Inbox, OptOuts, Sequences, SessionStore, SlaTimers};
+use domain::services::campaigns::after_routing;
+use domain::services::routing::{RouteError, RouteOutcome, RoutingPorts, route_inbound};
 use lambda_runtime::{Error, LambdaEvent};
 use lambda_support::sqs::{outcome_of, process_batch};
 use tracing::{Instrument, info_span};
@@ -22,7 +23,7 @@ pub struct Deps<S, E, T> {
 /// Handles one batch.
 pub async fn handle<S, E, T>(deps: &Deps<S, E, T>, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error>
 where
-    S: ChannelReader + Inbox + SessionStore + Sequences,
+    S: ChannelReader + Inbox + SessionStore + Sequences + CampaignStore + OptOuts,
     E: EventPublisher,
     T: SlaTimers,
 {
@@ -37,7 +38,18 @@ where
     Ok(process_batch(event.payload, |job: InboundJob| {
         let ports = &ports;
         let span = info_span!("route", channel_id = %job.key.channel_id, provider_message_id = job.key.provider_message_id.as_str());
-        async move { outcome_of(route_inbound(ports, &job).await, RouteError::is_retryable) }
+        async move {
+            let routed = route_inbound(ports, &job).await;
+            // Campaigns: STOP / START, and replies counted for the response rate (idempotent, so
+            // a redelivered record that routed before is looked at again).
+            let routed = match routed {
+                Ok(outcome @ (RouteOutcome::Routed { .. } | RouteOutcome::AlreadyDone)) => {
+                    after_routing(&deps.store, &job.key).await.map(|()| outcome).map_err(RouteError::from)
+                }
+                other => other,
+            };
+            outcome_of(routed, RouteError::is_retryable)
+        }
         .instrument(span)
     })
     .await)

@@ -13,7 +13,7 @@ use domain::events::{DomainEvent, LifecycleEvent};
 use domain::health::ChannelHealth;
 use domain::ids::{ChannelId, ExtensionId, ExtensionNumber, MessageId, QueueId, Sequence, SessionId, WebhookToken};
 use domain::inbound::{self, InboundJob, InboundKey, InboundRecord, InboundState};
-use domain::message::{DeliveryState, Message, Origin, OutboundJob, Receipt};
+use domain::message::{DeliveryState, FailureReason, Message, Origin, OutboundJob, Receipt};
 use domain::ports::{
     AssignmentChange, ChangeRecord, ChannelConflict, ChannelHealthLedger, ChannelReader, ChannelWriter, Clock,
     DeliveryResult, EventPublisher, ExtensionConflict, ExtensionDirectory, HealthWrite, IdempotencyStart,
@@ -33,7 +33,9 @@ use domain::stats::{Counters, StatsDelta};
 use domain::time::Timestamp;
 use domain::webhook::Headers;
 
+mod campaigns;
 mod chat_log;
+mod files;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -53,6 +55,7 @@ struct StoredInbound {
 }
 
 mod groups;
+mod phonebook;
 
 /// A provider message id's linked message and strongest receipt.
 type ProviderMessageLink = (Option<(SessionId, MessageId)>, Option<Receipt>);
@@ -69,6 +72,8 @@ struct State {
     memberships: HashMap<ExtensionId, BTreeSet<QueueId>>,
     ext_groups: BTreeMap<domain::ids::ExtGroupId, domain::groups::ExtensionGroup>,
     organizations: BTreeMap<domain::ids::OrganizationId, domain::groups::Organization>,
+    /// Phonebooks (`memory/phonebook.rs`).
+    phonebooks: BTreeMap<domain::ids::PhonebookId, domain::phonebook::Phonebook>,
     inbox: HashMap<InboundKey, StoredInbound>,
     locks: HashMap<SessionKey, SessionId>,
     sessions: BTreeMap<SessionId, Session>,
@@ -91,8 +96,12 @@ struct State {
     template_syncs: HashMap<ChannelId, TemplateSync>,
     sla_states: HashMap<QueueId, SlaState>,
     evaluations: BTreeMap<(QueueId, Timestamp), SlaEvaluation>,
+    /// Campaigns, their ledgers, locks, opt-outs (`memory/campaigns.rs`).
+    campaigns: campaigns::CampaignState,
     /// Chat-log export jobs (`memory/chat_log.rs`).
     exports: BTreeMap<String, domain::chat_log::ExportJob>,
+    /// Uploaded files: record and bytes (`memory/files.rs`).
+    files: BTreeMap<domain::files::FileId, (domain::files::StoredFile, Vec<u8>)>,
 }
 
 /// Every store port in memory.
@@ -139,6 +148,7 @@ fn stats_add(state: &mut State, delta: &StatsDelta) {
         match delta.origin {
             Origin::Agent => c.agent += 1,
             Origin::Api => c.api += 1,
+            Origin::Campaign => c.campaign += 1,
             Origin::Customer => {}
         }
     }
@@ -518,7 +528,18 @@ impl SessionStore for InMemoryStore {
         let msg = &commit.message;
         let at = msg.created_at;
         let mut audiences = Vec::new();
+        if let Some(claim) = &commit.recipient
+            && !campaigns::claimable(&s.campaigns, claim)
+        {
+            return Ok(OutboundCommitOutcome::RecipientTaken);
+        }
         match &commit.assignment {
+            AssignmentChange::StartDetached { session } => {
+                if s.sessions.contains_key(&session.id) {
+                    return Ok(OutboundCommitOutcome::KeyTaken);
+                }
+                s.sessions.insert(session.id, (**session).clone());
+            }
             AssignmentChange::Start { session, entry, event } => {
                 if s.locks.contains_key(&session.key) || s.sessions.contains_key(&session.id) {
                     return Ok(OutboundCommitOutcome::KeyTaken);
@@ -568,6 +589,9 @@ impl SessionStore for InMemoryStore {
         stash_event(&mut s, &commit.accepted, at);
         if let Some(answer) = &commit.answers {
             apply_offer(&mut s, answer);
+        }
+        if let Some(claim) = &commit.recipient {
+            campaigns::mark_queued(&mut s.campaigns, claim, msg.session_id, msg.msg_id);
         }
         s.messages.insert(
             (msg.session_id, msg.msg_id),
@@ -696,7 +720,9 @@ impl OutboundLedger for InMemoryStore {
         };
         let claimable = match stored.message.delivery {
             DeliveryState::Queued => true,
-            DeliveryState::Sending => stored.lease_until.is_some_and(|l| l < now),
+            DeliveryState::Sending => {
+                stored.lease_until.is_some_and(|l| l < now) && stored.message.origin != Origin::Campaign
+            }
             _ => return Ok(SendClaim::AlreadyFinal),
         };
         if !claimable {
@@ -707,6 +733,25 @@ impl OutboundLedger for InMemoryStore {
         stored.lease_until = Some(lease_until);
         stored.outbox_due = Some(lease_until);
         Ok(SendClaim::Claimed(Box::new(stored.message.clone())))
+    }
+
+    async fn abandon_expired_claim(
+        &self,
+        session: SessionId,
+        msg: MessageId,
+        now: Timestamp,
+        reason: &FailureReason,
+    ) -> Result<bool, StoreError> {
+        let mut s = lock(&self.state);
+        let Some(stored) = s.messages.get_mut(&(session, msg)) else { return Ok(false) };
+        if stored.message.delivery != DeliveryState::Sending || stored.lease_until.is_none_or(|l| l >= now) {
+            return Ok(false);
+        }
+        stored.message.delivery = DeliveryState::Failed { reason: reason.clone(), at: now };
+        stored.message.events_published = false;
+        stored.lease_until = None;
+        stored.outbox_due = Some(now);
+        Ok(true)
     }
 
     async fn release_claim(&self, message: &Message) -> Result<(), StoreError> {
@@ -851,6 +896,21 @@ impl Pacer for InMemoryStore {
         let slot = entry.0.max(now);
         entry.0 = slot.plus(interval);
         Ok(slot)
+    }
+
+    async fn reserve_if_idle(
+        &self,
+        channel: ChannelId,
+        interval: Duration,
+        now: Timestamp,
+    ) -> Result<Result<Timestamp, Timestamp>, StoreError> {
+        let mut s = lock(&self.state);
+        let entry = s.pacers.entry(channel).or_insert((now, None));
+        if entry.0 > now {
+            return Ok(Err(entry.0));
+        }
+        entry.0 = now.plus(interval);
+        Ok(Ok(now))
     }
 
     async fn pause_until(&self, channel: ChannelId, until: Timestamp) -> Result<(), StoreError> {
@@ -1236,6 +1296,7 @@ pub struct InMemoryQueues {
     inbound: Mutex<Vec<InboundJob>>,
     outbound: Mutex<Vec<(OutboundJob, u32)>>,
     timers: Mutex<Vec<(SlaTimer, Duration)>>,
+    campaign: Mutex<Vec<(domain::ports::CampaignJob, u32)>>,
     failing: Mutex<bool>,
 }
 
@@ -1260,6 +1321,11 @@ impl InMemoryQueues {
         std::mem::take(&mut *lock(&self.outbound))
     }
 
+    /// Takes the campaign jobs (with their delays) queued so far.
+    pub fn take_campaign(&self) -> Vec<(domain::ports::CampaignJob, u32)> {
+        std::mem::take(&mut *lock(&self.campaign))
+    }
+
     /// Takes the SLA timers (with their delays) started so far.
     pub fn take_timers(&self) -> Vec<(SlaTimer, Duration)> {
         std::mem::take(&mut *lock(&self.timers))
@@ -1282,6 +1348,14 @@ impl SlaTimers for InMemoryQueues {
     async fn start_timer(&self, timer: &SlaTimer, delay: Duration) -> Result<(), StoreError> {
         self.check()?;
         lock(&self.timers).push((*timer, delay));
+        Ok(())
+    }
+}
+
+impl domain::ports::CampaignQueue for InMemoryQueues {
+    async fn enqueue_campaign(&self, job: &domain::ports::CampaignJob, delay_seconds: u32) -> Result<(), StoreError> {
+        self.check()?;
+        lock(&self.campaign).push((*job, delay_seconds));
         Ok(())
     }
 }

@@ -20,7 +20,10 @@ pub fn client(sdk: &aws_config::SdkConfig) -> Client {
     Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
 }
 
-fn s3_error<E>(operation: &'static str, err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StoreError
+pub(crate) fn s3_error<E>(
+    operation: &'static str,
+    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {

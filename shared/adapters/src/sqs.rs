@@ -6,7 +6,7 @@ use aws_sdk_sqs::Client;
 use domain::inbound::InboundJob;
 use domain::message::OutboundJob;
 use domain::pacing::MAX_QUEUE_DELAY_SECONDS;
-use domain::ports::{InboundQueue, OutboundQueue, SlaTimers, StoreError};
+use domain::ports::{CampaignJob, CampaignQueue, InboundQueue, OutboundQueue, SlaTimers, StoreError};
 use domain::sla::SlaTimer;
 
 /// A standard SQS queue (per-message delays need a standard queue, not FIFO).
@@ -47,6 +47,13 @@ impl OutboundQueue for SqsQueue {
     async fn enqueue_outbound(&self, job: &OutboundJob, delay_seconds: u32) -> Result<(), StoreError> {
         let body = serde_json::to_string(job).map_err(|e| StoreError::permanent("encode outbound job", e))?;
         self.send("enqueue outbound job", body, delay_seconds).await
+    }
+}
+
+impl CampaignQueue for SqsQueue {
+    async fn enqueue_campaign(&self, job: &CampaignJob, delay_seconds: u32) -> Result<(), StoreError> {
+        let body = serde_json::to_string(job).map_err(|e| StoreError::permanent("encode campaign job", e))?;
+        self.send("enqueue campaign job", body, delay_seconds).await
     }
 }
 

@@ -224,7 +224,9 @@ impl Names {
         let handler = self.assignment(s.assignment);
         match s.origin {
             SessionOrigin::Inbound => (customer, handler),
-            SessionOrigin::Agent | SessionOrigin::Api => (handler, customer),
+            SessionOrigin::Agent | SessionOrigin::Api | SessionOrigin::Campaign | SessionOrigin::CampaignDirect => {
+                (handler, customer)
+            }
         }
     }
 }

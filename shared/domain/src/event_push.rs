@@ -308,6 +308,15 @@ pub enum PushTrigger {
         /// `provider_code: reason`.
         detail: String,
     },
+    /// A message campaign finished a round with failures (→ 30030).
+    CampaignFailed {
+        /// The campaign (`task_id`).
+        campaign_id: u64,
+        /// Recipients.
+        total: u64,
+        /// Failed (and skipped) recipients.
+        failed: u64,
+    },
 }
 
 fn is_api(v: &Value) -> bool {
@@ -336,6 +345,17 @@ impl PushTrigger {
             }
             "message.sent" => ids().map(|(session_id, msg_id)| PushTrigger::Sent { session_id, msg_id }),
             "message.failed" => ids().map(|(session_id, msg_id)| PushTrigger::Failed { session_id, msg_id }),
+            "campaign.completed" | "campaign.stopped" => {
+                let count = |k: &str| d.get(k).and_then(Value::as_u64).unwrap_or(0);
+                let failed = count("failed") + count("opted_out");
+                let stopped = detail.event_type == "campaign.stopped";
+                let unsent = if stopped { count("total").saturating_sub(count("sent") + failed) } else { 0 };
+                (failed + unsent > 0).then(|| PushTrigger::CampaignFailed {
+                    campaign_id: count("campaign_id"),
+                    total: count("total"),
+                    failed: failed + unsent,
+                })
+            }
             "message.receipt" => {
                 let (session_id, msg_id) = ids()?;
                 match d.get("status").and_then(Value::as_str)? {
@@ -371,7 +391,7 @@ impl PushTrigger {
             | PushTrigger::Failed { session_id, msg_id }
             | PushTrigger::Read { session_id, msg_id, .. }
             | PushTrigger::Undelivered { session_id, msg_id, .. } => Some((*session_id, *msg_id)),
-            PushTrigger::TransferredToApi { .. } => None,
+            PushTrigger::TransferredToApi { .. } | PushTrigger::CampaignFailed { .. } => None,
         }
     }
 }
@@ -686,6 +706,23 @@ mod tests {
         assert_eq!(body, r#"{"type":30030,"sn":"3631A2124788","msg":{"fail_count":2,"task_id":203,"total":2}}"#);
         let parsed: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(parsed["msg"], json!({"task_id": 203, "total": 2, "fail_count": 2}));
+    }
+
+    #[test]
+    fn when_campaign_finishes_with_failures_should_trigger_30030_and_not_otherwise() {
+        let done = |failed: u64, opted_out: u64| {
+            PushTrigger::of(&detail(
+                "campaign.completed",
+                json!({"campaign_id": 7, "total": 10, "sent": 10 - failed - opted_out, "failed": failed, "opted_out": opted_out}),
+            ))
+        };
+        assert_eq!(done(2, 1), Some(PushTrigger::CampaignFailed { campaign_id: 7, total: 10, failed: 3 }));
+        assert_eq!(done(0, 0), None, "a clean run reports nothing");
+        let stopped = PushTrigger::of(&detail(
+            "campaign.stopped",
+            json!({"campaign_id": 8, "total": 10, "sent": 4, "failed": 0, "opted_out": 0}),
+        ));
+        assert_eq!(stopped, Some(PushTrigger::CampaignFailed { campaign_id: 8, total: 10, failed: 6 }), "unsent count");
     }
 
     #[test]

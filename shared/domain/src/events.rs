@@ -98,6 +98,28 @@ pub enum DomainEvent {
         /// When the breach was recorded.
         at: Timestamp,
     },
+    /// A message campaign finished a round: completed (every recipient has an outcome) or
+    /// stopped by a fault.
+    CampaignFinished {
+        /// The campaign.
+        campaign_id: crate::ids::CampaignId,
+        /// Its name.
+        name: String,
+        /// `completed` or `stop`.
+        status: crate::campaign::CampaignStatus,
+        /// The round (1, then one more per retry).
+        run: u32,
+        /// Recipients.
+        total: u64,
+        /// Sent.
+        sent: u64,
+        /// Failed.
+        failed: u64,
+        /// Skipped (opted out).
+        opted_out: u64,
+        /// When.
+        at: Timestamp,
+    },
     /// An outbound message will not be sent.
     MessageFailed {
         /// Session.
@@ -245,7 +267,7 @@ impl LifecycleEvent {
                 assignment: t.before.assignment,
                 at,
             }),
-            Operation::Created { .. } | Operation::Started { .. } => None,
+            Operation::Created { .. } | Operation::Started { .. } | Operation::CampaignStarted { .. } => None,
         }
     }
 
@@ -346,6 +368,8 @@ impl DomainEvent {
             DomainEvent::ChannelHealthChanged { .. } => "channel.health_changed",
             DomainEvent::QueueSla { notice, .. } => notice.event_type(),
             DomainEvent::SessionSlaBreached { .. } => "session.sla_breached",
+            DomainEvent::CampaignFinished { status: crate::campaign::CampaignStatus::Stop, .. } => "campaign.stopped",
+            DomainEvent::CampaignFinished { .. } => "campaign.completed",
             DomainEvent::Lifecycle(e) => e.event_type(),
         }
     }
@@ -367,6 +391,9 @@ impl DomainEvent {
             DomainEvent::SessionSlaBreached { offer, .. } => {
                 format!("session.sla_breached:{}:{}:{}", offer.session, offer.queue, offer.entered_at.as_micros())
             }
+            DomainEvent::CampaignFinished { campaign_id, run, .. } => {
+                format!("{}:{campaign_id}:{run}", self.event_type())
+            }
             DomainEvent::Lifecycle(e) => e.event_id(),
         }
     }
@@ -380,7 +407,8 @@ impl DomainEvent {
             DomainEvent::MessageReceipt { receipt, .. } => receipt.at,
             DomainEvent::ChannelHealthChanged { at, .. }
             | DomainEvent::QueueSla { at, .. }
-            | DomainEvent::SessionSlaBreached { at, .. } => *at,
+            | DomainEvent::SessionSlaBreached { at, .. }
+            | DomainEvent::CampaignFinished { at, .. } => *at,
             DomainEvent::Lifecycle(e) => e.at(),
         }
     }
@@ -398,7 +426,9 @@ impl DomainEvent {
             }
             DomainEvent::Lifecycle(e) => (Some(e.session_id()), None),
             DomainEvent::SessionSlaBreached { offer, .. } => (Some(offer.session), None),
-            DomainEvent::ChannelHealthChanged { .. } | DomainEvent::QueueSla { .. } => (None, None),
+            DomainEvent::ChannelHealthChanged { .. }
+            | DomainEvent::QueueSla { .. }
+            | DomainEvent::CampaignFinished { .. } => (None, None),
         }
     }
 
@@ -452,6 +482,19 @@ impl DomainEvent {
                     "status": receipt.status.name(),
                     "provider_code": code,
                     "reason": reason,
+                })
+            }
+            DomainEvent::CampaignFinished { campaign_id, name, status, run, total, sent, failed, opted_out, at } => {
+                json!({
+                    "campaign_id": campaign_id,
+                    "name": name,
+                    "status": status.as_str(),
+                    "run": run,
+                    "total": total,
+                    "sent": sent,
+                    "failed": failed,
+                    "opted_out": opted_out,
+                    "finished_at": at.to_rfc3339(),
                 })
             }
             DomainEvent::ChannelHealthChanged { channel_id, previous, current, at } => json!({

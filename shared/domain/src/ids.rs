@@ -95,6 +95,16 @@ integer_id!(
     OrganizationId,
     "organization id"
 );
+integer_id!(
+    /// A message campaign (`message_campaign/*`).
+    CampaignId,
+    "campaign id"
+);
+integer_id!(
+    /// A phonebook (`phonebook/*`): named contacts whose numbers campaigns can send to.
+    PhonebookId,
+    "phonebook id"
+);
 
 /// The kinds of ids allocated from sequences; each has its own counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,6 +125,10 @@ pub enum Sequence {
     ExtGroup,
     /// [`OrganizationId`]s.
     Organization,
+    /// [`CampaignId`]s.
+    Campaign,
+    /// [`PhonebookId`]s.
+    Phonebook,
 }
 
 impl Sequence {
@@ -129,6 +143,8 @@ impl Sequence {
             Sequence::Message => "message",
             Sequence::ExtGroup => "ext_group",
             Sequence::Organization => "organization",
+            Sequence::Campaign => "campaign",
+            Sequence::Phonebook => "phonebook",
         }
     }
 }

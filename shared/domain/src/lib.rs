@@ -11,6 +11,7 @@
 //!   and their state machine, messages and their delivery state machine.
 //! * [`provider`]: outbound provider calls as data, and their classification.
 //! * [`pacing`]: send-rate slots and retry delays.
+//! * [`files`]: files uploaded for messaging (`message/batchupload`), kept 72 hours.
 //! * [`stats`], [`events`], [`auth`]: statistics, domain events, principals and tokens.
 //! * [`openapi`]: the Yeastar OpenAPI conventions and the request/response shapes.
 //! * [`ports`]: the traits adapters implement.
@@ -18,12 +19,14 @@
 #![allow(async_fn_in_trait)] // ports are used through generics (static dispatch); no Send bound is needed
 
 pub mod auth;
+pub mod campaign;
 pub mod channel;
 pub mod chat_log;
 pub mod credentials;
 pub mod directory;
 pub mod event_push;
 pub mod events;
+pub mod files;
 pub mod groups;
 pub mod health;
 pub mod ids;
@@ -32,8 +35,10 @@ pub mod message;
 pub mod openapi;
 pub mod pacing;
 pub mod phone;
+pub mod phonebook;
 pub mod ports;
 pub mod provider;
+pub mod recipients;
 pub mod secret;
 pub mod services;
 pub mod session;

@@ -55,6 +55,8 @@ pub enum Origin {
     Agent,
     /// The third-party platform (sender type 9).
     Api,
+    /// A message campaign (`message_campaign/*`).
+    Campaign,
 }
 
 impl Origin {
@@ -64,6 +66,7 @@ impl Origin {
             Origin::Customer => "customer",
             Origin::Agent => "agent",
             Origin::Api => "api",
+            Origin::Campaign => "campaign",
         }
     }
 }

@@ -27,8 +27,14 @@ use crate::stats::{Counters, StatsDelta};
 use crate::time::Timestamp;
 use crate::whatsapp_template::WhatsAppTemplate;
 
+mod campaigns;
 mod chat_logs;
+pub use campaigns::{CampaignJob, CampaignQueue, CampaignStore, OptOuts};
 pub use chat_logs::{ChatLogStore, DownloadLinks, ExportArchive, ExportJobs, ExportQueue, ExportStorage, LogPage};
+mod phonebooks;
+pub use phonebooks::{PhonebookConflict, Phonebooks};
+mod files;
+pub use files::FileStore;
 
 /// A dependency failed (the store, a queue, the bus).
 #[derive(Debug, thiserror::Error)]
@@ -324,6 +330,12 @@ pub enum AssignmentChange {
         /// Its event.
         event: LifecycleEvent,
     },
+    /// A "send directly" campaign message: its carrier session (closed, hidden, no lock) is
+    /// created with it.
+    StartDetached {
+        /// The carrier session.
+        session: Box<Session>,
+    },
     /// The message starts a new session (claiming its open-session lock).
     Start {
         /// The session.
@@ -349,6 +361,18 @@ pub struct OutboundCommit {
     /// The queue offer this reply answers (the first agent reply since the session entered its
     /// queue), written idempotently with the message.
     pub answers: Option<OfferWrite>,
+    /// A campaign message: the recipient's ledger entry moves `pending` → `queued` with it, so
+    /// the recipient gets this message or none.
+    pub recipient: Option<RecipientClaim>,
+}
+
+/// A campaign recipient claimed by the message that carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecipientClaim {
+    /// The campaign.
+    pub campaign: crate::ids::CampaignId,
+    /// The recipient.
+    pub index: u32,
 }
 
 /// What happened to an [`OutboundCommit`].
@@ -360,6 +384,8 @@ pub enum OutboundCommitOutcome {
     SessionChanged,
     /// `Start`, but an open session already holds the key.
     KeyTaken,
+    /// The campaign recipient was not pending in that round any more (another worker took it).
+    RecipientTaken,
 }
 
 /// What happened to a [`Transition`] commit.
@@ -497,6 +523,17 @@ pub trait OutboundLedger {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<SendClaim, StoreError>;
+    /// A claim whose holder died during the provider call (its lease ran out): the message is
+    /// failed with `reason` instead of being sent again (campaign messages, which must reach
+    /// each recipient at most once), and left for the outbox to announce. `false` when it is not
+    /// such a claim (any more).
+    async fn abandon_expired_claim(
+        &self,
+        session: SessionId,
+        msg: MessageId,
+        now: Timestamp,
+        reason: &FailureReason,
+    ) -> Result<bool, StoreError>;
     /// Gives a claim back without calling the provider (its slot was missed and the next one is
     /// far away): the message returns to `queued` and the attempt does not count.
     async fn release_claim(&self, message: &Message) -> Result<(), StoreError>;
@@ -555,6 +592,15 @@ pub trait Pacer {
     /// Reserves the channel's next slot: `max(next_slot, now)`; the schedule moves on by
     /// `interval`. Safe under concurrent callers: every caller gets a distinct slot.
     async fn reserve(&self, channel: ChannelId, interval: Duration, now: Timestamp) -> Result<Timestamp, StoreError>;
+    /// Background traffic (campaigns): takes the slot at `now` only if the channel is idle (its
+    /// next slot is due and it is not paused), so it never books slots ahead of agent replies.
+    /// `Err(t)`: busy until `t`.
+    async fn reserve_if_idle(
+        &self,
+        channel: ChannelId,
+        interval: Duration,
+        now: Timestamp,
+    ) -> Result<Result<Timestamp, Timestamp>, StoreError>;
     /// Pushes the schedule back to `until` (provider said "too many requests").
     async fn pause_until(&self, channel: ChannelId, until: Timestamp) -> Result<(), StoreError>;
     /// The end of the channel's current pause, if one was set.

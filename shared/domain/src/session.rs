@@ -140,15 +140,27 @@ pub enum SessionOrigin {
     Agent,
     /// The third-party platform's first message.
     Api,
+    /// A message campaign in "create a session" mode (the agent's Campaign Group).
+    Campaign,
+    /// A message campaign in "send directly" mode: the message's carrier only. It is in no list,
+    /// no queue and no chat log, holds no open-session lock and is closed from the start.
+    CampaignDirect,
 }
 
 impl SessionOrigin {
+    /// Whether sessions of this origin are hidden carriers (in no list, index or chat log).
+    pub fn is_hidden(self) -> bool {
+        matches!(self, SessionOrigin::CampaignDirect)
+    }
+
     /// Wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             SessionOrigin::Inbound => "inbound",
             SessionOrigin::Agent => "agent",
             SessionOrigin::Api => "api",
+            SessionOrigin::Campaign => "campaign",
+            SessionOrigin::CampaignDirect => "campaign_direct",
         }
     }
 
@@ -158,6 +170,8 @@ impl SessionOrigin {
             "inbound" => Some(SessionOrigin::Inbound),
             "agent" => Some(SessionOrigin::Agent),
             "api" => Some(SessionOrigin::Api),
+            "campaign" => Some(SessionOrigin::Campaign),
+            "campaign_direct" => Some(SessionOrigin::CampaignDirect),
             _ => None,
         }
     }
@@ -716,6 +730,15 @@ pub enum Operation {
         /// Who, or nobody (auto-close).
         by: Option<Actor>,
     },
+    /// A message campaign started the session and assigned it.
+    CampaignStarted {
+        /// The campaign.
+        campaign: crate::ids::CampaignId,
+        /// Where it was placed.
+        assignment: Assignment,
+        /// The campaign's message.
+        by_message: MessageId,
+    },
 }
 
 impl Operation {
@@ -727,6 +750,7 @@ impl Operation {
             Operation::PickedUp { .. } => "picked_up",
             Operation::Transferred { .. } => "transferred",
             Operation::Closed { .. } => "closed",
+            Operation::CampaignStarted { .. } => "campaign_started",
         }
     }
 }

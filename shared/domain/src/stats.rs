@@ -63,6 +63,9 @@ pub struct Counters {
     /// Of `sent + failed`, from the third-party platform (`sender_type` 9).
     #[serde(default)]
     pub api: u64,
+    /// Of `sent + failed`, from message campaigns.
+    #[serde(default)]
+    pub campaign: u64,
 }
 
 impl Counters {
@@ -78,14 +81,16 @@ impl Counters {
         self.received += other.received;
         self.agent += other.agent;
         self.api += other.api;
+        self.campaign += other.campaign;
     }
 
     /// The storage attribute of the origin breakdown counter an outbound message of `origin`
-    /// also moves (campaigns will add theirs).
+    /// also moves.
     pub fn origin_attribute(origin: Origin) -> Option<&'static str> {
         match origin {
             Origin::Agent => Some("agent"),
             Origin::Api => Some("api"),
+            Origin::Campaign => Some("campaign"),
             Origin::Customer => None,
         }
     }
@@ -157,7 +162,7 @@ mod tests {
 
     #[test]
     fn total_is_sent_plus_failed() {
-        let c = Counters { sent: 20, failed: 10, received: 8, agent: 30, api: 0 };
+        let c = Counters { sent: 20, failed: 10, received: 8, agent: 30, api: 0, campaign: 0 };
         assert_eq!(c.total(), 30);
     }
 }

@@ -351,6 +351,7 @@ mod tests {
             endpoints: ProviderEndpoints::default(),
             events: InMemoryEvents::new(),
             chat_log_exports: None,
+            campaigns: None,
         }
     }
 

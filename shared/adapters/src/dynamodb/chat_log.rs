@@ -17,10 +17,6 @@ use super::{DynamoStore, key_map, keys, s};
 
 /// The index of sessions by creation month and time.
 pub const CHAT_LOG_INDEX: &str = "ChatLogIndex";
-/// Deletes per `BatchWriteItem` (the API maximum).
-const BATCH: usize = 25;
-/// Attempts at unprocessed batch items.
-const ATTEMPTS: u32 = 5;
 /// How long an export job is kept (the bucket's lifecycle rule keeps the zip as long).
 pub const EXPORT_RETENTION_SECS: i64 = 7 * 24 * 3600;
 
@@ -68,27 +64,7 @@ impl DynamoStore {
                     .map_err(|e| corrupt(operation, e))
             })
             .collect::<Result<_, _>>()?;
-        for chunk in requests.chunks(BATCH) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..ATTEMPTS {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&table, pending.clone())
-                    .send()
-                    .await
-                    .map_err(|e| store_error(operation, e))?;
-                pending = out.unprocessed_items.and_then(|mut u| u.remove(&table)).unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::retryable(operation, "unprocessed deletes after retries"));
-            }
-        }
-        Ok(())
+        self.batch_write(operation, &table, requests).await
     }
 }
 

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use domain::events::LifecycleEvent;
 use domain::ids::{ChannelId, MessageId, SessionId};
 use domain::inbound::{self, InboundKey, InboundRecord};
-use domain::message::{Message, OutboundJob};
+use domain::message::{FailureReason, Message, OutboundJob};
 use domain::ports::{
     AssignmentChange, ChangeRecord, DeliveryResult, InactiveSessions, InboundCommit, InboundCommitOutcome, Inbox,
     InboxInsert, OutboundCommit, OutboundCommitOutcome, OutboundLedger, Outbox, OutboxEntry, SendClaim, SessionList,
@@ -425,6 +425,13 @@ impl SessionStore for DynamoStore {
                 tx.push(change_put(table, Audience::Queue(*queue), at, msg.session_id)?);
                 tx.push(change_put(table, Audience::Extension(*agent), at, msg.session_id)?);
             }
+            AssignmentChange::StartDetached { session } => {
+                tx.push(put(
+                    table,
+                    encode("session", &SessionItem::from_domain(session))?,
+                    Some("attribute_not_exists(pk)"),
+                )?);
+            }
             AssignmentChange::Start { session, entry, event } => {
                 tx.extend(open_session_puts(table, session, entry)?);
                 tx.push(event_put(table, event, at)?);
@@ -436,8 +443,18 @@ impl SessionStore for DynamoStore {
             tx.push(offer_write(table, answer)?);
         }
         let starting = matches!(commit.assignment, AssignmentChange::Start { .. });
+        let recipient_at = match &commit.recipient {
+            Some(claim) => {
+                tx.push(super::campaigns::recipient_claim(table, claim, msg.session_id, msg.msg_id)?);
+                Some(tx.len() - 1)
+            }
+            None => None,
+        };
         match self.transact("accept outbound message", tx).await? {
             Ok(()) => Ok(OutboundCommitOutcome::Committed),
+            Err(reasons) if recipient_at.is_some_and(|i| failed_condition(&reasons, i)) => {
+                Ok(OutboundCommitOutcome::RecipientTaken)
+            }
             Err(reasons) if starting && failed_condition(&reasons, 1) => Ok(OutboundCommitOutcome::KeyTaken),
             Err(reasons) if failed_condition(&reasons, 1) => Ok(OutboundCommitOutcome::SessionChanged),
             Err(reasons) => Err(corrupt("accept outbound message", format!("transaction cancelled: {reasons:?}"))),
@@ -658,9 +675,12 @@ impl OutboundLedger for DynamoStore {
             .table_name(self.conversation())
             .set_key(Some(key_map(keys::message(session, msg))))
             .update_expression("SET #st = :sending, #attempts = if_not_exists(#attempts, :zero) + :one, lease_until = :lease, outbox_key = :ob, outbox_due = :due")
-            .condition_expression("#st = :queued OR (#st = :sending AND lease_until < :now)")
+            // A campaign message whose sender died during the provider call is never called again
+            // (the campaign worker records it as interrupted): each recipient gets one message.
+            .condition_expression("#st = :queued OR (#st = :sending AND lease_until < :now AND origin <> :campaign)")
             .expression_attribute_names("#st", "state")
             .expression_attribute_names("#attempts", "attempts")
+            .expression_attribute_values(":campaign", s("campaign"))
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":queued", s("queued"))
             .expression_attribute_values(":zero", n(0))
@@ -685,6 +705,37 @@ impl OutboundLedger for DynamoStore {
                 }
             }
             Err(err) => Err(store_error("claim message", err)),
+        }
+    }
+
+    async fn abandon_expired_claim(
+        &self,
+        session: SessionId,
+        msg: MessageId,
+        now: Timestamp,
+        reason: &FailureReason,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.conversation())
+            .set_key(Some(key_map(keys::message(session, msg))))
+            .update_expression("SET #st = :failed, failure = :why, final_at = :now, events_published = :false, outbox_key = :ob, outbox_due = :due REMOVE lease_until")
+            .condition_expression("#st = :sending AND lease_until < :now")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":why", attr(reason)?)
+            .expression_attribute_values(":now", n(now.as_micros()))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":ob", s(keys::outbox::OUTBOUND))
+            .expression_attribute_values(":due", s(keys::pad_time(now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(store_error("abandon expired claim", err)),
         }
     }
 
@@ -936,6 +987,7 @@ fn counters_of(item: &Item) -> Counters {
         received: get("received"),
         agent: get("agent"),
         api: get("api"),
+        campaign: get("campaign"),
     }
 }
 

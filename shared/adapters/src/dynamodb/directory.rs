@@ -59,7 +59,9 @@ impl Sequences for DynamoStore {
             | Sequence::Queue
             | Sequence::Template
             | Sequence::ExtGroup
-            | Sequence::Organization => &self.tables.directory,
+            | Sequence::Organization
+            | Sequence::Campaign
+            | Sequence::Phonebook => &self.tables.directory,
             Sequence::Session | Sequence::Message => &self.tables.conversation,
         };
         let out = self

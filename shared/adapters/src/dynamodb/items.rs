@@ -694,6 +694,7 @@ impl SessionItem {
         let (pk, sk) = keys::session(s.id);
         let (assignment_type, assignment_id) = assignment_parts(s.assignment);
         let open = s.is_open();
+        let hidden = s.origin.is_hidden();
         Self {
             pk,
             sk,
@@ -720,19 +721,20 @@ impl SessionItem {
             archived: s.view.archived,
             removed: s.view.removed,
             version: s.version,
-            owner_key: s.list_slot().map(|(owner, archived)| keys::owner_key(owner, archived)),
+            owner_key: s.list_slot().filter(|_| !hidden).map(|(owner, archived)| keys::owner_key(owner, archived)),
             queue_key: match s.assignment {
-                Assignment::Queue(q) if open => Some(keys::queue_key(q)),
+                Assignment::Queue(q) if open && !hidden => Some(keys::queue_key(q)),
                 _ => None,
             },
             activity_key: keys::activity_key(s.last_message.as_ref().map_or(0, |m| m.msg_id.get())),
-            open_channel: open.then(|| keys::open_channel(s.key.channel_id)),
+            open_channel: (open && !hidden).then(|| keys::open_channel(s.key.channel_id)),
             activity_sort: keys::pad_time(s.last_activity_at),
             offer_queue: s.offer.map(|o| o.queue.get()),
             offer_entered_at: s.offer.map(|o| o.entered_at.as_micros()),
             offer_answered_at: s.offer.and_then(|o| o.answered_at).map(Timestamp::as_micros),
-            log_month: Some(keys::log_month(domain::chat_log::Month::of(s.created_at))),
-            log_sort: Some(keys::log_sort(s.created_at, s.id)),
+            // a "send directly" campaign's carrier is not in the chat logs (seed 001 L9362)
+            log_month: (!hidden).then(|| keys::log_month(domain::chat_log::Month::of(s.created_at))),
+            log_sort: (!hidden).then(|| keys::log_sort(s.created_at, s.id)),
         }
     }
 

@@ -87,6 +87,27 @@ pub fn organization_name(name: &str) -> Key {
     (format!("ORGNAME#{}", domain::groups::name_key(name)), "ORGNAME".into())
 }
 
+/// A phonebook (its summary; the contacts are in [`phonebook_contacts`] items of the same
+/// partition).
+pub fn phonebook(id: domain::ids::PhonebookId) -> Key {
+    (phonebook_partition(id), "PHONEBOOK".into())
+}
+
+/// The partition of a phonebook and its contact chunks.
+pub fn phonebook_partition(id: domain::ids::PhonebookId) -> String {
+    format!("PHONEBOOK#{id}")
+}
+
+/// One chunk of a phonebook's contacts.
+pub fn phonebook_contacts(id: domain::ids::PhonebookId, chunk: u32) -> Key {
+    (phonebook_partition(id), format!("CONTACTS#{}", pad(u64::from(chunk))))
+}
+
+/// The claim of a phonebook name (case-insensitive: `domain::phonebook::name_key`).
+pub fn phonebook_name(name: &str) -> Key {
+    (format!("PHONEBOOKNAME#{}", domain::phonebook::name_key(name)), "PHONEBOOKNAME".into())
+}
+
 /// `kind` values of the KindIndex.
 pub mod kind {
     /// Channels.
@@ -99,6 +120,8 @@ pub mod kind {
     pub const EXT_GROUP: &str = "EXTGROUP";
     /// Organizations.
     pub const ORGANIZATION: &str = "ORG";
+    /// Phonebooks.
+    pub const PHONEBOOK: &str = "PHONEBOOK";
 }
 
 /// A sequence counter (in the table of the entities it numbers).
@@ -190,6 +213,11 @@ pub fn log_bound(t: Timestamp) -> String {
 /// A chat-log export job.
 pub fn chat_log_export(id: &domain::chat_log::ExportId) -> Key {
     (format!("EXPORT#{}", id.as_str()), "EXPORT".into())
+}
+
+/// An uploaded file's record.
+pub fn file(id: &domain::files::FileId) -> Key {
+    (format!("FILE#{}", id.as_str()), "FILE".into())
 }
 
 /// A channel's send schedule.

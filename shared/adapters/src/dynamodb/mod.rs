@@ -5,15 +5,18 @@
 //! One [`DynamoStore`] value implements every store port; each function asks only for the traits
 //! it uses. Every read on a request or scheduled path is a key or index query — there is no Scan.
 
+mod campaigns;
 pub mod chat_log;
 mod conversation;
 mod directory;
 pub mod errors;
 mod event_push;
+mod files;
 mod groups;
 pub mod items;
 pub mod keys;
 mod pacer;
+mod phonebook;
 mod receipts;
 mod security;
 mod sla;
@@ -48,18 +51,28 @@ pub struct DynamoStore {
     /// Seals and opens channel credentials; functions that never read or write a whole channel
     /// go without one (and get a permanent error if they try).
     vault: Option<KmsVault>,
+    /// The message-files bucket (`FileStore`); functions that never touch files go without one.
+    files: Option<crate::files::S3FileObjects>,
 }
 
 impl DynamoStore {
     /// A store over `tables`.
     pub fn new(client: Client, tables: Tables) -> Self {
-        Self { client, tables, vault: None }
+        Self { client, tables, vault: None, files: None }
     }
 
     /// The same store, sealing and opening channel credentials with `vault`.
     #[must_use]
     pub fn with_vault(mut self, vault: KmsVault) -> Self {
         self.vault = Some(vault);
+        self
+    }
+
+    /// The same store, keeping uploaded files' bytes in `objects` (records stay on the
+    /// Conversation table).
+    #[must_use]
+    pub fn with_files(mut self, objects: crate::files::S3FileObjects) -> Self {
+        self.files = Some(objects);
         self
     }
 
@@ -119,6 +132,39 @@ impl DynamoStore {
                 },
             }
         }
+    }
+
+    /// Writes `requests` to `table` in batches of 25, retrying (with backoff) what DynamoDB
+    /// leaves unprocessed; a batch still unprocessed after that is a retryable error.
+    pub(crate) async fn batch_write(
+        &self,
+        operation: &'static str,
+        table: &str,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<(), StoreError> {
+        const BATCH: usize = 25;
+        const ATTEMPTS: u32 = 5;
+        for chunk in requests.chunks(BATCH) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..ATTEMPTS {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(table, pending.clone())
+                    .send()
+                    .await
+                    .map_err(|e| store_error(operation, e))?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::retryable(operation, "unprocessed items after retries"));
+            }
+        }
+        Ok(())
     }
 
     /// Reads one item with a strongly consistent read.

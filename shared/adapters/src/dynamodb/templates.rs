@@ -14,11 +14,6 @@ use super::errors::{corrupt, store_error};
 use super::items::{self, Item};
 use super::{DynamoStore, key_map, keys, s};
 
-/// Writes per `BatchWriteItem` (the API maximum).
-const BATCH: usize = 25;
-/// Attempts for unprocessed batch items.
-const ATTEMPTS: usize = 5;
-
 fn partition(channel: ChannelId) -> String {
     format!("WATPL#{}", keys::pad(channel.get()))
 }
@@ -52,33 +47,6 @@ struct SyncItem {
 
 fn count(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
-}
-
-impl DynamoStore {
-    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        let table = self.tables().directory.clone();
-        for chunk in requests.chunks(BATCH) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..ATTEMPTS {
-                let out = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(&table, pending.clone())
-                    .send()
-                    .await
-                    .map_err(|e| store_error("write templates", e))?;
-                pending = out.unprocessed_items.and_then(|mut u| u.remove(&table)).unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::retryable("write templates", "unprocessed items after retries"));
-            }
-        }
-        Ok(())
-    }
 }
 
 impl TemplateStore for DynamoStore {
@@ -148,7 +116,7 @@ impl TemplateStore for DynamoStore {
                 .map_err(|e| corrupt("write templates", e))?;
             writes.push(WriteRequest::builder().delete_request(delete).build());
         }
-        self.batch_write(writes).await?;
+        self.batch_write("write templates", &self.tables().directory, writes).await?;
         let as_n = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         let item = SyncItem {
             pk: partition(channel),

@@ -495,8 +495,8 @@ fn counters_json(number: &str, c: &Counters) -> Value {
         "sent": c.sent,
         "failed": c.failed,
         "received": c.received,
-        // Of total, by where the messages came from (campaigns come with the campaign issue).
-        "by_origin": {"agent": c.agent, "api": c.api, "campaign": 0},
+        // Of total, by where the messages came from.
+        "by_origin": {"agent": c.agent, "api": c.api, "campaign": c.campaign},
     })
 }
 

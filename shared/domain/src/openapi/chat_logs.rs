@@ -248,6 +248,16 @@ pub fn timeline_json(t: &TimelineEntry, session: &Session, names: &Names) -> Val
         Operation::Started { by, .. } => {
             (Some(*by), false, None, None, format!("{} started the session with {customer}.", names.actor(by)))
         }
+        Operation::CampaignStarted { campaign, assignment, .. } => (
+            None,
+            true,
+            None,
+            Some(*assignment),
+            format!(
+                "Message campaign {campaign} sent a message to {customer}, and the session has been assigned to {}.",
+                names.assignment(*assignment)
+            ),
+        ),
         Operation::PickedUp { by, from_queue, automatic } => (
             Some(Actor::Extension(*by)),
             *automatic,

@@ -12,6 +12,7 @@ pub mod channels;
 pub mod chat_logs;
 pub mod directory;
 pub mod groups;
+pub mod phonebooks;
 pub mod sessions;
 pub mod templates;
 pub mod webhook;
@@ -43,6 +44,8 @@ pub enum ErrCode {
     DataNotFound,
     /// 70084 ACTION FORBIDDEN.
     ActionForbidden,
+    /// 70093 PHONEBOOK_NOT_EXISTED.
+    PhonebookNotExisted,
 }
 
 impl ErrCode {
@@ -60,6 +63,7 @@ impl ErrCode {
             ErrCode::DuplicateKey => 40003,
             ErrCode::DataNotFound => 60001,
             ErrCode::ActionForbidden => 70084,
+            ErrCode::PhonebookNotExisted => 70093,
         }
     }
 
@@ -77,6 +81,7 @@ impl ErrCode {
             ErrCode::DuplicateKey => "DUPLICATE KEY VALUE",
             ErrCode::DataNotFound => "DATA NOT FOUND",
             ErrCode::ActionForbidden => "ACTION FORBIDDEN",
+            ErrCode::PhonebookNotExisted => "PHONEBOOK_NOT_EXISTED",
         }
     }
 
@@ -334,7 +339,7 @@ pub fn query_object<'q>(pairs: impl IntoIterator<Item = (&'q str, &'q str)>) -> 
 
 /// An update's request merged onto the stored value's create request: every field of `changes`
 /// but `id` replaces the stored one (left-out fields keep their values).
-pub(crate) fn overlay_update(mut base: Value, changes: &Value) -> Value {
+pub fn overlay_update(mut base: Value, changes: &Value) -> Value {
     if let (Some(target), Some(given)) = (base.as_object_mut(), changes.as_object()) {
         for (k, v) in given {
             if k != "id" {

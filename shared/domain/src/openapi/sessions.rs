@@ -82,7 +82,7 @@ pub struct SessionListQuery {
     pub closed: Option<bool>,
     /// `is_pickup`: `Some(true)` picked up (owned) only, `Some(false)` not picked up (queued) only.
     pub picked_up: Option<bool>,
-    /// `collection=campaign`: campaign sessions only (none exist before campaigns).
+    /// `collection=campaign`: sessions a message campaign started (the agent's Campaign Group).
     pub campaigns_only: bool,
     /// `search_value`, lower-cased.
     pub search: Option<String>,
@@ -137,6 +137,7 @@ impl SessionListQuery {
     pub fn matches(&self, s: &Session) -> bool {
         let archived = s.view.archived && s.assignment.owner().is_some();
         self.archived.is_none_or(|a| a == archived)
+            && (!self.campaigns_only || s.origin == crate::session::SessionOrigin::Campaign)
             && self.closed.is_none_or(|c| c != s.is_open())
             && self.search.as_ref().is_none_or(|needle| {
                 s.key.customer.as_str().to_lowercase().contains(needle)
@@ -400,7 +401,7 @@ pub fn timeline_extensions(timeline: &[TimelineEntry]) -> Vec<ExtensionId> {
     let mut ids: Vec<ExtensionId> = timeline
         .iter()
         .filter_map(|t| match &t.operation {
-            Operation::Created { .. } => None,
+            Operation::Created { .. } | Operation::CampaignStarted { .. } => None,
             Operation::Started { by, .. } | Operation::Transferred { by, .. } => actor(by),
             Operation::PickedUp { by, .. } => Some(*by),
             Operation::Closed { by } => by.as_ref().and_then(actor),
@@ -420,6 +421,9 @@ pub fn timeline_entry(t: &TimelineEntry, numbers: &BTreeMap<ExtensionId, String>
             json!({"to": assignment_json(*assignment), "by": null, "msg_id": by_message})
         }
         Operation::Started { by, by_message } => json!({"by": actor_json(by), "msg_id": by_message}),
+        Operation::CampaignStarted { campaign, assignment, by_message } => {
+            json!({"to": assignment_json(*assignment), "by": null, "campaign_id": campaign, "msg_id": by_message})
+        }
         Operation::PickedUp { by, from_queue, automatic } => json!({
             "by": actor_json(&Actor::Extension(*by)), "from": assignment_json(Assignment::Queue(*from_queue)),
             "automatic": automatic}),

@@ -129,6 +129,9 @@ async fn report_of<S: OutboundLedger + SessionStore>(
     trigger: &PushTrigger,
     event_id: &str,
 ) -> Result<Option<Report>, StoreError> {
+    if let PushTrigger::CampaignFailed { campaign_id, total, failed } = trigger {
+        return Ok(Some(crate::event_push::bulk_sending_failed(event_id, *campaign_id, *total, *failed)));
+    }
     let message = match (trigger.message(), trigger) {
         (Some((session, msg)), _) => store.message(session, msg).await?,
         (None, PushTrigger::TransferredToApi { session_id }) => store

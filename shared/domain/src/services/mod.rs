@@ -6,13 +6,16 @@ use crate::ports::{Sequences, StoreError};
 
 pub mod admin;
 pub mod auto_close;
+pub mod campaigns;
 pub mod channel_health;
 pub mod chat_logs;
 pub mod event_push;
+pub mod files;
 pub mod groups;
 pub mod idempotency;
 pub mod ingest;
 pub mod outbox;
+pub mod phonebooks;
 pub mod receipts;
 pub mod routing;
 pub mod sending;

@@ -196,9 +196,9 @@ fn channel_with_article(channel_type: ChannelType) -> &'static str {
 /// What an accepted message carries: the stored text and, for a template message, the Cloud
 /// API `template` object.
 #[derive(Debug, Clone)]
-struct Content {
-    text: String,
-    template: Option<Value>,
+pub(crate) struct Content {
+    pub(crate) text: String,
+    pub(crate) template: Option<Value>,
 }
 
 /// The synchronised template a template message names among `stored` (one channel's): by our
@@ -223,7 +223,7 @@ fn find_template(
 
 /// Checks a template message against the synchronised templates of `channel` (of
 /// `channel_type`) and fills it.
-async fn template_content<T: TemplateStore>(
+pub(crate) async fn template_content<T: TemplateStore>(
     templates: &T,
     channel_type: ChannelType,
     channel: ChannelId,
@@ -414,17 +414,26 @@ where
             AssignmentChange::TakeFromQueue { event, .. } | AssignmentChange::Start { event, .. } => {
                 vec![event.clone()]
             }
-            AssignmentChange::Keep { .. } => Vec::new(),
+            AssignmentChange::Keep { .. } | AssignmentChange::StartDetached { .. } => Vec::new(),
         };
         events.push(accepted.clone());
         let started = matches!(assignment, AssignmentChange::Start { .. });
         // The first agent reply since the session entered its queue answers the queue's offer.
         let answers = existing.as_ref().and_then(|s| crate::sla::reply_write(s, now));
-        let commit = OutboundCommit { message, outbox_due: now.plus(OUTBOX_GRACE), assignment, accepted, answers };
+        let commit = OutboundCommit {
+            message,
+            outbox_due: now.plus(OUTBOX_GRACE),
+            assignment,
+            accepted,
+            answers,
+            recipient: None,
+        };
         match ports.sessions.commit_outbound(&commit).await? {
             OutboundCommitOutcome::Committed => {}
             // Someone else changed the session (or opened one for this customer): decide again.
-            OutboundCommitOutcome::SessionChanged | OutboundCommitOutcome::KeyTaken => continue,
+            OutboundCommitOutcome::SessionChanged
+            | OutboundCommitOutcome::KeyTaken
+            | OutboundCommitOutcome::RecipientTaken => continue,
         }
         let job = OutboundJob { session_id, msg_id, channel_id, slot: None };
         if let Err(error) = ports.outbound.enqueue_outbound(&job, 0).await {

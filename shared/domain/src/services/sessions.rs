@@ -199,10 +199,6 @@ pub async fn list_sessions<S: SessionStore>(
     actor_queues: &[QueueId],
     query: &SessionListQuery,
 ) -> Result<ListPage, StoreError> {
-    if query.campaigns_only {
-        // Campaign sessions come with campaigns; none exist yet.
-        return Ok(ListPage { sessions: Vec::new(), has_more: false });
-    }
     let owner = actor.list_owner();
     let mut sources = Vec::new();
     if let Some(owner) = owner
