@@ -197,17 +197,17 @@ async fn campaign(md: &mut String, n: usize, rate: u16) {
         *per_number.entry(c.body["to"].as_str().unwrap_or_default().to_owned()).or_insert(0usize) += 1;
     }
     let duplicates = per_number.values().filter(|v| **v > 1).count();
-    let logs = t.stack.function_logs("CampaignWorkerFunction");
-    let invocations = logs.iter().filter(|l| l.contains("campaign job done")).count();
-    let slices = logs.iter().filter(|l| l.contains("campaign job done") && l.contains("Sliced")).count();
+    // the whole log file (the in-memory ring keeps only the last lines)
+    let log = t.stack.config().log_dir.as_ref().map(|d| d.join("CampaignWorkerFunction.log")).unwrap();
+    let log = std::fs::read_to_string(log).unwrap();
+    let invocations = log.lines().filter(|l| l.contains("campaign job done")).count();
+    let slices = log.lines().filter(|l| l.contains("campaign job done") && l.contains("Sliced")).count();
+    let _ = writeln!(md, "### A 1000-recipient campaign through the local stack\n");
     let _ = writeln!(
         md,
-        "### A 1000-recipient campaign through the local stack
-"
-    );
-    let _ = writeln!(
-        md,
-        "`message_campaign/create` with {n} typed numbers, \"send directly\", on a General channel at `send_rate`          {rate}, sandbox provider; the campaign worker runs in slices of `CampaignSliceSeconds` (20 s), each slice one          short invocation from the campaign queue.\n"
+        "`message_campaign/create` with {n} typed numbers, \"send directly\", on a General channel at `send_rate` \
+         {rate}, sandbox provider; the campaign worker runs in slices of `CampaignSliceSeconds` (20 s), each slice one \
+         short invocation from the campaign queue.\n"
     );
     let _ = writeln!(md, "| metric | value |\n|---|---|");
     let _ = writeln!(md, "| create (validate {n} numbers, store the ledger) | {:.2} s |", create_took.as_secs_f64());
@@ -225,9 +225,12 @@ async fn campaign(md: &mut String, n: usize, rate: u16) {
     let _ = writeln!(md, "| worker invocations (of which sending slices) | {invocations} ({slices}) |\n");
     let _ = writeln!(
         md,
-        "The effective rate is bounded by the emulator, not the schedule: each recipient is about ten DynamoDB calls \
-         (ledger claim and message in one transaction, the send claim, the result with statistics, the ledger outcome with \
-         counters) that the local stack's moto applies one at a time on the same two cores.\n"
+        "One worker sends a campaign's recipients one after another, so its rate is one recipient per round trip \
+         of about fifteen store and bus calls (slot, opt-out, ids, the ledger claim with the message, the send claim, \
+         the result with statistics, the ledger outcome with counters, events), which the local stack's moto applies \
+         one at a time on the same two cores: here about a quarter of a second per recipient. The channel's limit is \
+         never exceeded; a channel faster than one worker's round trips (WhatsApp's 80/s) is not filled by one \
+         campaign.\n"
     );
 }
 

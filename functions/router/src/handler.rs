@@ -188,4 +188,53 @@ mod tests {
         assert_eq!(ids, vec!["session.created:1".to_owned(), "message.received:1".to_owned()]);
         assert_eq!(deps.store.all_messages().len(), 1);
     }
+
+    #[tokio::test]
+    async fn when_a_customer_first_writes_in_a_queued_session_without_an_offer_should_open_one_with_its_timer() {
+        let deps = deps().await;
+        let first = stored(&deps, "q1", "+8618012121222", "+14102161184").await;
+        handle(&deps, batch(&[&first])).await.unwrap();
+        assert_eq!(deps.timers.take_timers().len(), 1, "a new queued session starts its timer");
+        let id = SessionId::new(1).unwrap();
+        // as a campaign leaves the sessions it starts in a queue
+        adapters::memory::clear_offer_for_test(&deps.store, id);
+        let mut reply = pending_inbound(
+            "q2",
+            "+8618012121222",
+            "+14102161184",
+            "yes please",
+            Timestamp::from_millis(1_795_000_001_000),
+        );
+        reply.accepted_at = Timestamp::from_millis(1_795_000_001_100);
+        deps.store.insert_pending(&reply).await.unwrap();
+        handle(&deps, batch(&[&reply.key])).await.unwrap();
+        let session = deps.store.session(id).await.unwrap().unwrap();
+        let offer = session.offer.expect("the reply opens an offer");
+        assert_eq!((offer.queue, offer.entered_at), (QueueId::new(3).unwrap(), reply.accepted_at));
+        assert_eq!(deps.timers.take_timers().len(), 1, "and starts its breach timer");
+        // a further message opens nothing more
+        let third = stored(&deps, "q3", "+8618012121222", "+14102161184").await;
+        handle(&deps, batch(&[&third])).await.unwrap();
+        assert!(deps.timers.take_timers().is_empty());
+    }
+
+    #[tokio::test]
+    async fn when_a_customer_texts_stop_or_start_should_record_the_opt_out_per_number() {
+        use domain::phone::{BusinessNumber, CustomerAddress};
+        use domain::ports::OptOuts;
+        let deps = deps().await;
+        let number = BusinessNumber::parse("+14102161183").unwrap();
+        let customer = CustomerAddress::parse("+8618012121222").unwrap();
+        let channel = ChannelId::new(1).unwrap();
+        for (id, text, expected) in [("s1", " Stop ", true), ("s2", "please stop", true), ("s3", "START", false)] {
+            let record =
+                pending_inbound(id, "+8618012121222", "+14102161183", text, Timestamp::from_millis(1_795_000_000_000));
+            deps.store.insert_pending(&record).await.unwrap();
+            let response = handle(&deps, batch(&[&record.key])).await.unwrap();
+            assert!(response.batch_item_failures.is_empty());
+            assert_eq!(deps.store.opted_out(channel, &number, &customer).await.unwrap(), expected, "after {text:?}");
+        }
+        let other = BusinessNumber::parse("+14102161184").unwrap();
+        assert!(!deps.store.opted_out(channel, &other, &customer).await.unwrap(), "per number");
+    }
 }

@@ -492,7 +492,7 @@ impl SessionStore for InMemoryStore {
                 s.changes.push((session.assignment.audience(), commit.at, session.id));
                 true
             }
-            SessionTarget::Existing { session_id, expected } => {
+            SessionTarget::Existing { session_id, expected, opens_offer } => {
                 let Some(session) = s.sessions.get_mut(session_id).filter(|x| x.is_open() && x.assignment == *expected)
                 else {
                     return Ok(InboundCommitOutcome::SessionChanged);
@@ -502,8 +502,14 @@ impl SessionStore for InMemoryStore {
                 session.last_customer_message_at = Some(commit.at);
                 session.unread += 1;
                 session.version += 1;
+                if let Some(offer) = opens_offer {
+                    session.offer = Some(*offer);
+                }
                 back_to_recent(session);
                 s.changes.push((expected.audience(), commit.at, *session_id));
+                if let Some(offer) = opens_offer {
+                    apply_offer(&mut s, &OfferWrite::Start(offer.key(*session_id)));
+                }
                 false
             }
         };
@@ -1509,6 +1515,14 @@ pub fn close_session_for_test(store: &InMemoryStore, id: SessionId, at: Timestam
         session.status = SessionStatus::Closed { at };
         let key = session.key.clone();
         s.locks.remove(&key);
+    }
+}
+
+/// Takes a session's queue offer away, as a campaign-started session has none (tests of the
+/// offer its customer's first reply opens).
+pub fn clear_offer_for_test(store: &InMemoryStore, id: SessionId) {
+    if let Some(session) = lock(&store.state).sessions.get_mut(&id) {
+        session.offer = None;
     }
 }
 

@@ -280,6 +280,9 @@ pub enum SessionTarget {
         session_id: SessionId,
         /// Its assignment as read (a transfer in between makes the commit look again).
         expected: Assignment,
+        /// A queue offer this message starts: the customer's first message in a queued session
+        /// that has none (a campaign started it; docs/decisions.md "Message campaigns").
+        opens_offer: Option<crate::sla::QueueOffer>,
     },
 }
 

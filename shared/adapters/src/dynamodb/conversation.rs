@@ -192,14 +192,16 @@ fn append_message(
     expected: Assignment,
     last: &LastMessage,
     answers: Option<&OfferWrite>,
+    opens: Option<&sla::QueueOffer>,
 ) -> Result<TransactWriteItem, StoreError> {
     let (kind, id) = assignment_parts(expected);
     let (recent_clause, recent) = back_to_recent(expected);
     let unread = if last.inbound { "if_not_exists(#unread, :zero) + :one" } else { ":zero" };
     let inbound_at = if last.inbound { ", last_inbound_at = :at" } else { "" };
     let answered = if answers.is_some() { ANSWERED_CLAUSE } else { "" };
+    let opening = if opens.is_some() { ", offer_queue = :oq, offer_entered_at = :oe" } else { "" };
     let expression = format!(
-        "SET last_activity_at = :at, activity_sort = :asort, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{inbound_at}{recent_clause}{answered}"
+        "SET last_activity_at = :at, activity_sort = :asort, activity_key = :ak, last_message = :lm, #unread = {unread}, version = if_not_exists(version, :zero) + :one{inbound_at}{recent_clause}{answered}{opening}"
     );
     let mut values = vec![
         (":at", n(last.at.as_micros())),
@@ -215,6 +217,10 @@ fn append_message(
     if let Some(recent) = recent {
         values.push((":false", AttributeValue::Bool(false)));
         values.push((":recent", recent));
+    }
+    if let Some(offer) = opens {
+        values.push((":oq", n(offer.queue.get())));
+        values.push((":oe", n(offer.entered_at.as_micros())));
     }
     update(
         table,
@@ -350,9 +356,9 @@ impl SessionStore for DynamoStore {
                 tx.extend(open_session_puts(table, session, created)?);
                 tx.push(change_put(table, session.assignment.audience(), commit.at, session.id)?);
             }
-            SessionTarget::Existing { session_id, expected } => {
+            SessionTarget::Existing { session_id, expected, opens_offer } => {
                 let last = LastMessage::new(msg.msg_id, msg.text.as_deref(), true, commit.at);
-                tx.push(append_message(table, *session_id, *expected, &last, None)?);
+                tx.push(append_message(table, *session_id, *expected, &last, None, opens_offer.as_ref())?);
                 tx.push(change_put(table, expected.audience(), commit.at, *session_id)?);
             }
         }
@@ -362,10 +368,16 @@ impl SessionStore for DynamoStore {
             Some("attribute_not_exists(pk)"),
         )?);
         tx.extend(stats_updates(table, &commit.stats)?);
-        if let SessionTarget::New { session, .. } = &commit.target
-            && let Some(start) = sla::opening_write(session)
-        {
-            tx.push(offer_write(table, &start)?);
+        match &commit.target {
+            SessionTarget::New { session, .. } => {
+                if let Some(start) = sla::opening_write(session) {
+                    tx.push(offer_write(table, &start)?);
+                }
+            }
+            SessionTarget::Existing { session_id, opens_offer: Some(offer), .. } => {
+                tx.push(offer_write(table, &OfferWrite::Start(offer.key(*session_id)))?);
+            }
+            SessionTarget::Existing { .. } => {}
         }
 
         match self.transact("route inbound message", tx).await? {
@@ -391,7 +403,7 @@ impl SessionStore for DynamoStore {
         )?];
         match &commit.assignment {
             AssignmentChange::Keep { expected } => {
-                tx.push(append_message(table, msg.session_id, *expected, &last, commit.answers.as_ref())?);
+                tx.push(append_message(table, msg.session_id, *expected, &last, commit.answers.as_ref(), None)?);
                 tx.push(change_put(table, expected.audience(), at, msg.session_id)?);
             }
             AssignmentChange::TakeFromQueue { queue, agent, entry, event } => {

@@ -141,7 +141,16 @@ where
             None => None,
         };
         let (session_id, target) = match existing {
-            Some(open) => (open.id, SessionTarget::Existing { session_id: open.id, expected: open.assignment }),
+            Some(open) => {
+                // A queued session without an offer (a campaign's) starts waiting for an agent now.
+                let opens_offer = match (open.assignment, open.offer) {
+                    (crate::session::Assignment::Queue(q), None) => {
+                        Some(crate::sla::QueueOffer::entering(q, record.accepted_at))
+                    }
+                    _ => None,
+                };
+                (open.id, SessionTarget::Existing { session_id: open.id, expected: open.assignment, opens_offer })
+            }
             None => {
                 let id = super::reserved_session_id(ports.sequences, &mut new_session_id).await?;
                 let first = LastMessage::new(msg_id, inbound.text.as_deref(), true, record.accepted_at);
@@ -223,7 +232,8 @@ where
         .ok_or_else(|| StoreError::permanent("read routed session", format!("session {session_id} is missing")))?;
     let mut events = Vec::with_capacity(2);
     let assignment = session.assignment;
-    if opened_session && let Some(offer) = session.offer {
+    // An offer this message opened (a new queued session, or a campaign session's first reply).
+    if let Some(offer) = session.offer.filter(|o| o.entered_at == record.accepted_at && o.is_unanswered()) {
         // Before the record is marked announced: a failure here is retried with the delivery.
         crate::services::sla::start_offer_timer(ports.timers, offer.key(session.id)).await?;
     }
