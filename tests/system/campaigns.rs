@@ -271,6 +271,57 @@ async fn bad_requests_are_refused_naming_the_problem_and_store_nothing() {
     assert_eq!(c["send_time_local"], local.as_str(), "{c}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(t.sandbox.sent().is_empty(), "drafts and future schedules send nothing");
+
+    // Recipients from a phonebook: the chosen number types, contact names, duplicates once.
+    let book = t
+        .post(
+            "phonebook/create",
+            Some(&admin),
+            &json!({"name": "VIP customers", "contacts": [
+                {"name": "Ann", "business_number": "+12025550101", "mobile_number": "+12025550111"},
+                {"name": "Bob", "mobile_number": "+12025550102"},
+                {"name": "Ann at home", "home_number": "+12025550103", "business_number": "+12025550101"}
+            ]}),
+        )
+        .await;
+    assert_eq!(book["errcode"], 0, "{book}");
+    let mut from_book = sms_campaign(channel, "Book", &[], json!({"send_mode": "direct", "send_type": "draft"}));
+    let fields = from_book.as_object_mut().unwrap();
+    fields.remove("number_list");
+    fields.insert("recipient_type".into(), json!("phonebook"));
+    fields.insert("recipient_id".into(), book["id"].clone());
+    fields.insert("recipient_num_type".into(), json!("business_number,mobile_number"));
+    let reply = t.post("message_campaign/create", Some(&admin), &from_book).await;
+    assert_eq!(reply["errcode"], 0, "{reply}");
+    assert_eq!(reply["total"], 3, "Ann's two numbers and Bob's; the home number is not a chosen type: {reply}");
+    assert_eq!(reply["duplicates"].as_array().unwrap().len(), 1, "{reply}");
+    let id = reply["id"].as_u64().unwrap();
+    let c = campaign(&t, &admin, id).await;
+    assert_eq!(
+        (c["recipient_type"].clone(), c["recipient_name"].clone()),
+        (json!("phonebook"), json!("VIP customers"))
+    );
+    let rows = recipients(&t, &admin, id, &[]).await;
+    let names: Vec<&str> =
+        rows["data"].as_array().unwrap().iter().map(|r| r["contact_name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["Ann", "Ann", "Bob"], "the duplicate business number stays Ann's: {rows}");
+    fields_refused(&t, &admin, channel).await;
+}
+
+/// A phonebook that does not exist, and an unknown number type.
+async fn fields_refused(t: &TestStack, admin: &str, channel: u64) {
+    let mut body = sms_campaign(channel, "Nobody", &[], json!({"send_mode": "direct", "send_type": "draft"}));
+    let fields = body.as_object_mut().unwrap();
+    fields.remove("number_list");
+    fields.insert("recipient_type".into(), json!("phonebook"));
+    fields.insert("recipient_id".into(), json!(999));
+    fields.insert("recipient_num_type".into(), json!("business_number"));
+    let missing = t.post("message_campaign/create", Some(admin), &body).await;
+    assert_eq!(missing["errcode"], 60001, "{missing}");
+    body["recipient_id"] = json!(1);
+    body["recipient_num_type"] = json!("pager");
+    let bad_type = t.post("message_campaign/create", Some(admin), &body).await;
+    assert_eq!(bad_type["invalid_param_list"][0]["field"], "recipient_num_type", "{bad_type}");
 }
 
 #[tokio::test]
