@@ -337,4 +337,103 @@ mod tests {
         assert_eq!(handle(&deps, sweep).await.unwrap()["kicked"], 1);
         assert_eq!(deps.work.take_campaign(), vec![(job(1), 0)]);
     }
+
+    #[tokio::test]
+    async fn a_send_whose_worker_died_mid_call_is_recorded_interrupted_and_never_called_again() {
+        use domain::events::LifecycleEvent;
+        use domain::ids::{MessageId, SessionId};
+        use domain::message::{DeliveryState, Direction, Message, Origin, Sender};
+        use domain::ports::{
+            AssignmentChange, OutboundCommit, OutboundCommitOutcome, OutboundLedger, RecipientClaim, SendClaim,
+        };
+        use domain::session::{Actor, Assignment, ListView, Session, SessionKey, SessionOrigin, SessionStatus};
+
+        let deps = deps().await;
+        let (c, r) = campaign(1, &["+15550000001"], CampaignStatus::Executing);
+        deps.store.create_campaign(&c, &r).await.unwrap();
+        deps.store.acquire_channel(c.spec.channel_id, c.id).await.unwrap();
+        // what a slice stores for the recipient before its provider call
+        let now = deps.clock.now();
+        let (sid, mid) = (SessionId::new(1).unwrap(), MessageId::new(1).unwrap());
+        let key = SessionKey {
+            channel_id: c.spec.channel_id,
+            business_number: c.spec.sender.clone(),
+            customer: CustomerAddress::parse("+15550000001").unwrap(),
+        };
+        let carrier = Session {
+            id: sid,
+            key,
+            provider: domain::channel::Provider::General,
+            channel_type: ChannelType::Sms,
+            status: SessionStatus::Closed { at: now },
+            assignment: Assignment::Api,
+            last_queue: None,
+            origin: SessionOrigin::CampaignDirect,
+            created_at: now,
+            last_activity_at: now,
+            last_message: None,
+            last_customer_message_at: None,
+            customer_name: None,
+            unread: 0,
+            view: ListView { archived: false, removed: true },
+            offer: None,
+            version: 1,
+        };
+        let message = Message {
+            session_id: sid,
+            msg_id: mid,
+            channel_id: c.spec.channel_id,
+            direction: Direction::Outbound,
+            sender: Sender::System,
+            origin: Origin::Campaign,
+            text: Some("20% off".into()),
+            media: Vec::new(),
+            created_at: now,
+            delivery: DeliveryState::Queued,
+            attempts: 0,
+            provider_message_id: None,
+            events_published: false,
+            receipt: None,
+            template: None,
+        };
+        let accepted = LifecycleEvent::MessageAccepted {
+            session_id: sid,
+            msg_id: mid,
+            channel_id: c.spec.channel_id,
+            by: Actor::Admin,
+            text: None,
+            assignment: Assignment::Api,
+            at: now,
+        };
+        let commit = OutboundCommit {
+            message,
+            outbox_due: now,
+            assignment: AssignmentChange::StartDetached { session: Box::new(carrier) },
+            accepted,
+            answers: None,
+            recipient: Some(RecipientClaim { campaign: c.id, index: 1 }),
+        };
+        assert_eq!(deps.store.commit_outbound(&commit).await.unwrap(), OutboundCommitOutcome::Committed);
+        assert_eq!(
+            deps.store.commit_outbound(&commit).await.unwrap(),
+            OutboundCommitOutcome::RecipientTaken,
+            "the same recipient cannot get a second message"
+        );
+        // ... and a sender claimed it, then died during the provider call
+        let claim = deps.store.claim_for_send(sid, mid, now, now.plus(Duration::from_secs(1))).await.unwrap();
+        assert!(matches!(claim, SendClaim::Claimed(_)));
+        deps.clock.advance(Duration::from_secs(5));
+        let later = deps.clock.now();
+        let again = deps.store.claim_for_send(sid, mid, later, later.plus(Duration::from_secs(1))).await.unwrap();
+        assert_eq!(again, SendClaim::HeldElsewhere, "an expired campaign claim is not taken again");
+
+        let outcome = run_job(&ports(&deps), &job(1), "runner").await.unwrap();
+        assert_eq!(outcome, JobOutcome::Finished(CampaignStatus::Completed));
+        let rows = deps.store.recipients(c.id).await.unwrap();
+        assert_eq!(rows[0].state, RecipientState::Failed);
+        assert!(rows[0].failure.as_deref().unwrap_or_default().starts_with("Interrupted"), "{rows:?}");
+        assert!(deps.provider.calls().is_empty(), "never called again");
+        let final_claim = deps.store.claim_for_send(sid, mid, later, later.plus(Duration::from_secs(1))).await.unwrap();
+        assert_eq!(final_claim, SendClaim::AlreadyFinal);
+    }
 }
