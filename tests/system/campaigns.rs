@@ -317,7 +317,7 @@ async fn fields_refused(t: &TestStack, admin: &str, channel: u64) {
     fields.insert("recipient_id".into(), json!(999));
     fields.insert("recipient_num_type".into(), json!("business_number"));
     let missing = t.post("message_campaign/create", Some(admin), &body).await;
-    assert_eq!(missing["errcode"], 60001, "{missing}");
+    assert_eq!(missing["errcode"], 70093, "PHONEBOOK_NOT_EXISTED: {missing}");
     body["recipient_id"] = json!(1);
     body["recipient_num_type"] = json!("pager");
     let bad_type = t.post("message_campaign/create", Some(admin), &body).await;

@@ -207,7 +207,8 @@ where
             };
             let book = book.ok_or_else(|| {
                 CampaignError::Refused(
-                    ApiError::new(ErrCode::DataNotFound, "no such phonebook").with_reason("phonebook_not_found"),
+                    ApiError::new(ErrCode::PhonebookNotExisted, "no such phonebook (recipient_id)")
+                        .with_reason("phonebook_not_found"),
                 )
             })?;
             let mut types = Vec::new();
