@@ -391,6 +391,42 @@ async fn a_whatsapp_template_campaign_from_an_uploaded_csv_sends_the_template_to
 }
 
 #[tokio::test]
+async fn an_mms_campaign_sends_the_uploaded_file_to_each_recipient() {
+    let t = TestStack::start().await;
+    let admin = t.admin_token().await;
+    let ext = t.extension(&admin, "1000").await;
+    let (channel, _) = t.general_channel(&admin, 10, &[(NUMBER, "extension", ext)]).await;
+    let picture = [0x89u8, b'P', b'N', b'G', 13, 10, 26, 10, 1, 2, 3];
+    let uploaded =
+        crate::files::upload_form(&t, &admin, &[("files", Some("flyer.png"), Some("image/png"), &picture)]).await;
+    assert_eq!(uploaded["errcode"], 0, "{uploaded}");
+    let file_id = uploaded["list"][0]["id"].as_str().unwrap().to_owned();
+    let list = customers(2, 600);
+    let mut body = sms_campaign(channel, "Flyer", &list, json!({"send_mode": "direct"}));
+    body["content_type"] = json!("document");
+    body["file_id"] = json!(file_id);
+    body.as_object_mut().unwrap().remove("content");
+    let id = create(&t, &admin, body).await;
+    let done = wait_status(&t, &admin, id, "completed", Duration::from_secs(60)).await;
+    assert_eq!((done["sent"].clone(), done["content_type"].clone()), (json!(2), json!("document")), "{done}");
+    assert_eq!(done["file_name"], "flyer.png");
+    let sent = t.sandbox.sent();
+    assert_eq!(sent.len(), 2, "one MMS per recipient");
+    for s in &sent {
+        let url = s.body["media_urls"][0].as_str().unwrap_or_else(|| panic!("a media URL: {}", s.body));
+        let bytes = t.http.get(url).send().await.unwrap().bytes().await.unwrap();
+        assert_eq!(bytes.as_ref(), &picture[..], "the provider can fetch the uploaded file");
+    }
+
+    // A file id that does not exist is refused and nothing is stored.
+    let mut missing = sms_campaign(channel, "Nothing", &list, json!({"send_mode": "direct"}));
+    missing["content_type"] = json!("document");
+    missing["file_id"] = json!("0123456789abcdef0123456789abcdef");
+    let r = t.post("message_campaign/create", Some(&admin), &missing).await;
+    assert_eq!(r["invalid_param_list"][0]["field"], "file_id", "{r}");
+}
+
+#[tokio::test]
 async fn killing_the_worker_mid_batch_loses_and_duplicates_no_recipient() {
     // Short slices and a short visibility timeout, so the killed job comes back quickly.
     let t = TestStack::start_with(options(3, 8)).await;
